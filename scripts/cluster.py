@@ -1,0 +1,15 @@
+"""Rule cluster: neighbors, Leiden and UMAP on the latent."""
+
+from atacflow import steps
+from atacflow.errors import run_step
+
+run_step(
+    lambda: steps.cluster(
+        snakemake.input.latent,  # noqa: F821
+        dict(snakemake.params.cluster),  # noqa: F821
+        snakemake.params.seed,  # noqa: F821
+        snakemake.threads,  # noqa: F821
+        snakemake.output[0],  # noqa: F821
+    ),
+    snakemake.log[0],  # noqa: F821
+)

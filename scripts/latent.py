@@ -1,0 +1,17 @@
+"""Rule latent: posterior means of the latent for every cell, in obsm['X_poissonvi']."""
+
+from pathlib import Path
+
+from atacflow import steps
+from atacflow.errors import run_step
+
+run_step(
+    lambda: steps.compute_latent(
+        snakemake.input.filtered,  # noqa: F821
+        Path(snakemake.input.weights).parent,  # noqa: F821
+        snakemake.params.device,  # noqa: F821
+        snakemake.threads,  # noqa: F821
+        snakemake.output[0],  # noqa: F821
+    ),
+    snakemake.log[0],  # noqa: F821
+)

@@ -1,0 +1,20 @@
+"""Rule train_model: PoissonVI training with early stopping; best weights saved."""
+
+from pathlib import Path
+
+from atacflow import steps
+from atacflow.errors import run_step
+
+run_step(
+    lambda: steps.train_model(
+        snakemake.input.filtered,  # noqa: F821
+        dict(snakemake.params.model),  # noqa: F821
+        dict(snakemake.params.train),  # noqa: F821
+        snakemake.params.device,  # noqa: F821
+        snakemake.params.seed,  # noqa: F821
+        snakemake.threads,  # noqa: F821
+        Path(snakemake.output.weights).parent,  # noqa: F821
+        snakemake.output.history,  # noqa: F821
+    ),
+    snakemake.log[0],  # noqa: F821
+)

@@ -1,0 +1,192 @@
+"""PoissonVI model class: data setup, training, save/load and inference around the PoissonVAE module."""
+
+import hashlib
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .module import PoissonVAE
+from .sparse_batches import DeviceCSR
+from .training import TrainingSettings, split_cells, train
+
+log = logging.getLogger(__name__)
+WEIGHTS_FILE, HYPERPARAMETERS_FILE = "weights.pt", "model.json"
+
+
+def resolve_device(device="auto"):
+    """'auto' picks CUDA when present, else CPU; 'cuda' without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("config device: found 'cuda' but no CUDA GPU is visible; expected 'auto' or 'cpu' here")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"config device: found {device!r}; expected one of auto, cpu, cuda")
+    return torch.device(device)
+
+
+def data_fingerprint(adata):
+    """SHA-256 of the region names and the sparse counts (indptr, indices, data)."""
+    digest = hashlib.sha256("\n".join(adata.var_names).encode())
+    counts = adata.X.tocsr()
+    for array in (counts.indptr.astype(np.int64), counts.indices.astype(np.int64), counts.data.astype(np.float64)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def default_sizes(n_regions, n_hidden=None, n_latent=None):
+    """n_hidden = int(sqrt(n_regions)), n_latent = int(sqrt(n_hidden)) unless given."""
+    n_hidden = n_hidden or int(math.sqrt(n_regions))
+    return n_hidden, n_latent or int(math.sqrt(n_hidden))
+
+
+class PoissonVI:
+    """PoissonVI for fragment counts in `adata.X` (cells x regions, sparse)."""
+
+    def __init__(self, adata, n_hidden=None, n_latent=None, n_layers_encoder=2, n_layers_decoder=2,
+                 dropout=0.1, batch_key=None, device="auto", seed=0):
+        n_hidden, n_latent = default_sizes(adata.n_vars, n_hidden, n_latent)
+        self.regions = list(adata.var_names)
+        self.batch_key = batch_key
+        self.batch_categories = _batch_categories(adata, batch_key)
+        self.hyperparameters = {
+            "n_regions": adata.n_vars, "n_hidden": n_hidden, "n_latent": n_latent,
+            "n_layers_encoder": n_layers_encoder, "n_layers_decoder": n_layers_decoder,
+            "dropout": dropout, "n_batches": len(self.batch_categories),
+        }
+        self.device = resolve_device(device)
+        self.fingerprint = data_fingerprint(adata)
+        self.training_summary = {}
+        torch.manual_seed(seed)
+        self.module = PoissonVAE(**self.hyperparameters).to(self.device)
+
+    def _data(self, adata):
+        return DeviceCSR(adata.X, self.device)
+
+    def _batch_onehot(self, adata):
+        if not self.batch_categories:
+            return None
+        codes = _batch_codes(adata, self.batch_key, self.batch_categories)
+        return torch.nn.functional.one_hot(torch.as_tensor(codes, device=self.device), len(self.batch_categories)).float()
+
+    def train(self, adata, settings=TrainingSettings()):
+        """Train on `adata`; returns the per-epoch history table. Best validation weights are restored."""
+        self.check_regions(adata)
+        torch.manual_seed(settings.seed)
+        train_cells, validation_cells = split_cells(adata.n_obs, settings.train_fraction, settings.seed)
+        history, best_epoch = train(
+            self.module, self._data(adata), settings, self._batch_onehot(adata), train_cells, validation_cells
+        )
+        best = history.loc[best_epoch]
+        self.training_summary = {
+            "n_epochs": len(history), "best_epoch": int(best_epoch),
+            "best_validation_reconstruction_loss": float(best["validation_reconstruction_loss"]),
+            "n_train_cells": len(train_cells), "n_validation_cells": len(validation_cells),
+            "device": str(self.device), "settings": settings.__dict__,
+        }
+        return history
+
+    def check_regions(self, adata):
+        """Loading against other regions is an error naming the difference."""
+        if list(adata.var_names) == self.regions:
+            return
+        model_regions, data_regions = set(self.regions), set(adata.var_names)
+        only_model, only_data = sorted(model_regions - data_regions), sorted(data_regions - model_regions)
+        detail = (
+            f"{len(only_model)} model regions missing from the data (e.g. {only_model[:3]}), "
+            f"{len(only_data)} data regions unknown to the model (e.g. {only_data[:3]})"
+            if only_model or only_data else "the same regions in another order"
+        )
+        raise InputError(
+            f"regions differ between the model ({len(self.regions)} regions) and the data ({adata.n_vars}): {detail}; "
+            "expected the regions the model was trained on, in the same order"
+        )
+
+    @torch.no_grad()
+    def get_latent(self, adata, chunk_size=4096):
+        """Posterior means E_q[z | x] for every cell, computed in chunks."""
+        self.check_regions(adata)
+        self.module.eval()
+        data = self._data(adata)
+        rows = torch.arange(adata.n_obs, device=self.device)
+        means = [self.module.encoder(data.rows(chunk))[0] for chunk in rows.split(chunk_size)]
+        return torch.cat(means).cpu().numpy()
+
+    @torch.no_grad()
+    def decoder_states(self, adata, n_samples=10, chunk_size=4096):
+        """Decoder hidden states h (n_samples, cells, n_hidden) for z ~ q(z | x) and the log softmax
+        normalizers log sum_r exp(logit_r) (n_samples, cells), so that any region block of
+        rho = softmax(logits) can be formed later without all regions at once."""
+        self.check_regions(adata)
+        self.module.eval()
+        data, batch_onehot = self._data(adata), self._batch_onehot(adata)
+        hidden, normalizers = [], []
+        for chunk in torch.arange(adata.n_obs, device=self.device).split(chunk_size):
+            mean, variance = self.module.encoder(data.rows(chunk))
+            z = mean + variance.sqrt() * torch.randn((n_samples, *mean.shape), device=self.device)
+            batch = None if batch_onehot is None else batch_onehot[chunk].expand(n_samples, -1, -1)
+            states = self.module.decoder.hidden_state(z, batch)
+            hidden.append(states)
+            normalizers.append(torch.logsumexp(self.module.decoder.logits_from_hidden(states), dim=-1))
+        return torch.cat(hidden, dim=1), torch.cat(normalizers, dim=1)
+
+    @torch.no_grad()
+    def accessibility(self, hidden, normalizers, regions):
+        """Posterior expected normalized accessibility E_q[rho_r(z)] per cell for a region block:
+        (1/S) sum_s exp(logit_r(z_s) - log sum_r' exp(logit_r'(z_s)))."""
+        logits = self.module.decoder.logits_from_hidden(hidden, regions)
+        return torch.exp(logits - normalizers.unsqueeze(-1)).mean(dim=0)
+
+    def save(self, folder):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.module.state_dict(), folder / WEIGHTS_FILE)
+        description = {
+            "hyperparameters": self.hyperparameters, "regions": self.regions, "batch_key": self.batch_key,
+            "batch_categories": self.batch_categories, "data_fingerprint": self.fingerprint,
+            "training": self.training_summary,
+        }
+        (folder / HYPERPARAMETERS_FILE).write_text(json.dumps(description, indent=1))
+
+    @classmethod
+    def load(cls, folder, adata, device="auto"):
+        """Load weights (weights_only=True) and hyper-parameters; the regions must match `adata`'s."""
+        folder = Path(folder)
+        description = json.loads((folder / HYPERPARAMETERS_FILE).read_text())
+        model = cls.__new__(cls)
+        model.regions = description["regions"]
+        model.batch_key = description["batch_key"]
+        model.batch_categories = description["batch_categories"]
+        model.hyperparameters = description["hyperparameters"]
+        model.fingerprint = description["data_fingerprint"]
+        model.training_summary = description["training"]
+        model.device = resolve_device(device)
+        model.check_regions(adata)
+        model.module = PoissonVAE(**model.hyperparameters).to(model.device)
+        state = torch.load(folder / WEIGHTS_FILE, map_location=model.device, weights_only=True)
+        model.module.load_state_dict(state)
+        model.module.eval()
+        return model
+
+
+def _batch_categories(adata, batch_key):
+    if not batch_key:
+        return []
+    if batch_key not in adata.obs:
+        raise InputError(
+            f"config model.batch_key: column {batch_key!r} not in the cell annotation "
+            f"(found columns {list(adata.obs.columns)}); expected a column of the cells' annotation"
+        )
+    return sorted(map(str, adata.obs[batch_key].unique()))
+
+
+def _batch_codes(adata, batch_key, categories):
+    values = adata.obs[batch_key].astype(str)
+    unknown = sorted(set(values) - set(categories))
+    if unknown:
+        raise InputError(f"batch column {batch_key!r}: values {unknown[:5]} were not seen in training; expected {categories}")
+    return values.map({category: code for code, category in enumerate(categories)}).to_numpy()

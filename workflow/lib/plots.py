@@ -1,0 +1,94 @@
+"""Figures for the report: training curves, UMAP by cluster, top DA regions."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+
+
+def palette(n):
+    """Okabe-Ito (colorblind-safe) for up to 8 groups, else matplotlib's tab20."""
+    return OKABE_ITO[:n] if n <= len(OKABE_ITO) else [plt.cm.tab20(i % 20) for i in range(n)]
+
+
+def plot_training_history(history, best_epoch, path):
+    figure, (loss_axis, kl_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_axis.plot(history["epoch"], history["train_loss"], label="train loss (recon + beta KL)")
+    loss_axis.plot(history["epoch"], history["validation_reconstruction_loss"], label="validation reconstruction")
+    loss_axis.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch} (restored)")
+    loss_axis.set(xlabel="epoch", ylabel="loss per cell", title="PoissonVI training")
+    loss_axis.legend()
+    kl_axis.plot(history["epoch"], history["validation_kl"], label="validation KL")
+    kl_axis.plot(history["epoch"], history["beta"] * history["validation_kl"].max(), linestyle=":", label="beta (scaled)")
+    kl_axis.set(xlabel="epoch", ylabel="KL per cell", title="KL and warm-up")
+    kl_axis.legend()
+    _save(figure, path)
+
+
+def plot_umap(adata, columns, path):
+    """One UMAP panel per annotation column (categorical)."""
+    figure, axes = plt.subplots(1, len(columns), figsize=(6.5 * len(columns), 5.5), squeeze=False)
+    umap = adata.obsm["X_umap"]
+    for axis, column in zip(axes[0], columns):
+        values = adata.obs[column].astype(str)
+        categories = sorted(values.unique(), key=lambda v: (len(v), v))
+        for category, color in zip(categories, palette(len(categories))):
+            chosen = (values == category).to_numpy()
+            axis.scatter(umap[chosen, 0], umap[chosen, 1], s=3, color=color, label=category, rasterized=True)
+        axis.set(title=column, xlabel="UMAP1", ylabel="UMAP2", xticks=[], yticks=[])
+        axis.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    _save(figure, path)
+
+
+def top_regions(tables, n_per_group):
+    """The first `n_per_group` called regions of each comparison (tables are sorted by evidence)."""
+    chosen = []
+    for table in tables.values():
+        for region in table.index[: n_per_group]:
+            if region not in chosen:
+                chosen.append(region)
+    return chosen
+
+
+def plot_top_regions_dotplot(tables, n_per_group, path):
+    """Rows: comparisons; columns: their top regions; size: emp_prob1; color: lfc_mean vs the rest."""
+    regions = top_regions(tables, n_per_group)
+    names = list(tables)
+    figure, axis = plt.subplots(figsize=(max(6, 0.35 * len(regions) + 3), max(3, 0.4 * len(names) + 2)))
+    lfc = np.array([[tables[name].at[region, "lfc_mean"] for region in regions] for name in names])
+    detected = np.array([[tables[name].at[region, "emp_prob1"] for region in regions] for name in names])
+    xs, ys = np.meshgrid(np.arange(len(regions)), np.arange(len(names)))
+    limit = max(np.abs(lfc).max(), 1e-6)
+    dots = axis.scatter(xs.ravel(), ys.ravel(), s=200 * detected.ravel() + 2, c=lfc.ravel(), cmap="RdBu_r",
+                        vmin=-limit, vmax=limit)
+    axis.set_xticks(range(len(regions)), regions, rotation=90, fontsize=7)
+    axis.set_yticks(range(len(names)), names, fontsize=8)
+    figure.colorbar(dots, ax=axis, label="lfc_mean (log2, group vs rest)")
+    axis.set_title("Top DA regions per group (dot size: fraction of cells with a fragment)")
+    _save(figure, path)
+
+
+def plot_umap_region_fragments(adata, regions, path):
+    """UMAPs coloured by log1p fragments of the given regions."""
+    n_columns = min(4, len(regions))
+    n_rows = int(np.ceil(len(regions) / n_columns))
+    figure, axes = plt.subplots(n_rows, n_columns, figsize=(4 * n_columns, 3.6 * n_rows), squeeze=False)
+    umap = adata.obsm["X_umap"]
+    for axis, region in zip(axes.ravel(), regions):
+        fragments = np.log1p(adata[:, region].X.toarray().ravel())
+        order = np.argsort(fragments)
+        points = axis.scatter(umap[order, 0], umap[order, 1], c=fragments[order], s=2, cmap="viridis", rasterized=True)
+        axis.set(title=region, xticks=[], yticks=[])
+        figure.colorbar(points, ax=axis, label="log1p fragments")
+    for axis in axes.ravel()[len(regions):]:
+        axis.axis("off")
+    _save(figure, path)
+
+
+def _save(figure, path):
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

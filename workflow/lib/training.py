@@ -1,0 +1,116 @@
+"""Training loop: AdamW, KL warm-up, early stopping on the validation reconstruction loss, best weights restored."""
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    lr: float = 1e-4
+    weight_decay: float = 1e-3
+    eps: float = 1e-8
+    batch_size: int = 128
+    train_fraction: float = 0.9
+    max_epochs: int = 500
+    early_stopping_patience: int = 50
+    early_stopping_min_delta: float = 0.0
+    n_epochs_kl_warmup: int = 50
+    seed: int = 0
+
+
+def kl_weight(epoch, n_epochs_kl_warmup):
+    """beta = min(1, epoch / n_epochs_kl_warmup): rises linearly from 0 at the first epoch to 1."""
+    return 1.0 if n_epochs_kl_warmup <= 0 else min(1.0, epoch / n_epochs_kl_warmup)
+
+
+def split_cells(n_cells, train_fraction, seed):
+    """Seeded random split into train and validation cell indices (validation may be empty)."""
+    order = np.random.default_rng(seed).permutation(n_cells)
+    n_train = n_cells if train_fraction >= 1 else max(1, int(round(train_fraction * n_cells)))
+    return np.sort(order[:n_train]), np.sort(order[n_train:])
+
+
+def train(module, data, settings, batch_onehot=None, train_cells=None, validation_cells=None):
+    """Fit `module` to `data` (a DeviceCSR) and restore the weights of the best validation epoch.
+
+    Returns the per-epoch history (train loss, validation reconstruction loss, KL, beta, seconds)
+    and the best epoch (0-based). Without validation cells, the training loss is monitored instead.
+    """
+    device = data.device
+    if train_cells is None:
+        train_cells, validation_cells = split_cells(data.shape[0], settings.train_fraction, settings.seed)
+    train_rows = torch.as_tensor(train_cells, device=device)
+    validation_rows = torch.as_tensor(validation_cells, device=device)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps, fused=True
+    )
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    best = {"loss": float("inf"), "epoch": -1, "state": None}
+    history, epochs_without_improvement = [], 0
+    for epoch in range(settings.max_epochs):
+        started = time.perf_counter()
+        beta = kl_weight(epoch, settings.n_epochs_kl_warmup)
+        train_loss = _train_epoch(module, data, train_rows, optimizer, beta, settings.batch_size, generator, batch_onehot)
+        if len(validation_rows):
+            reconstruction, kl = evaluate(module, data, validation_rows, batch_onehot)
+        else:
+            reconstruction, kl = evaluate(module, data, train_rows, batch_onehot)
+        seconds = time.perf_counter() - started
+        history.append(
+            {"epoch": epoch, "train_loss": train_loss, "validation_reconstruction_loss": reconstruction,
+             "validation_kl": kl, "beta": beta, "seconds": seconds}
+        )
+        log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, %.2f s",
+                 epoch, train_loss, reconstruction, kl, beta, seconds)
+        if reconstruction < best["loss"] - settings.early_stopping_min_delta:
+            best = {"loss": reconstruction, "epoch": epoch, "state": copy.deepcopy(module.state_dict())}
+            epochs_without_improvement = 0
+        else:
+            epochs_without_improvement += 1
+            if epochs_without_improvement >= settings.early_stopping_patience:
+                log.info("early stopping at epoch %d: no improvement for %d epochs", epoch, epochs_without_improvement)
+                break
+    module.load_state_dict(best["state"])
+    log.info("restored the weights of epoch %d (validation reconstruction loss %.3f)", best["epoch"], best["loss"])
+    return pd.DataFrame(history), best["epoch"]
+
+
+def _train_epoch(module, data, train_rows, optimizer, beta, batch_size, generator, batch_onehot):
+    module.train()
+    order = train_rows[torch.randperm(len(train_rows), generator=generator, device=train_rows.device)]
+    total, n_cells = torch.zeros((), device=data.device), 0
+    for rows in order.split(batch_size):
+        reconstruction, kl = module.loss(
+            data.rows(rows), data.library_size[rows], data.library_constant[rows],
+            None if batch_onehot is None else batch_onehot[rows],
+        )
+        loss = (reconstruction + beta * kl).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(rows)
+        n_cells += len(rows)
+    return float(total) / n_cells
+
+
+@torch.no_grad()
+def evaluate(module, data, rows, batch_onehot=None, chunk_size=1024):
+    """Mean per-cell reconstruction loss and KL over `rows`, in evaluation mode (z sampled from q)."""
+    module.eval()
+    reconstruction_sum, kl_sum = torch.zeros((), device=data.device), torch.zeros((), device=data.device)
+    for chunk in rows.split(chunk_size):
+        reconstruction, kl = module.loss(
+            data.rows(chunk), data.library_size[chunk], data.library_constant[chunk],
+            None if batch_onehot is None else batch_onehot[chunk],
+        )
+        reconstruction_sum += reconstruction.sum()
+        kl_sum += kl.sum()
+    return float(reconstruction_sum) / len(rows), float(kl_sum) / len(rows)

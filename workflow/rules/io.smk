@@ -1,0 +1,18 @@
+rule read_matrix:
+    input:
+        unpack(read_inputs),
+    output:
+        "results/{sample}/raw.h5ad",
+    params:
+        matrix=matrix_path,
+        cell_metadata=cell_metadata_path,
+    log:
+        "results/{sample}/logs/read_matrix.log",
+    benchmark:
+        "results/{sample}/benchmarks/read_matrix.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../../scripts/read_matrix.py"
