@@ -29,11 +29,13 @@ def read_peak_matrix(path):
             f"{path}: no such file or folder; expected a Cell Ranger ATAC filtered_peak_bc_matrix/ folder "
             "(matrix.mtx, barcodes.tsv, peaks.bed, each optionally .gz) or a filtered_peak_bc_matrix.h5 file"
         )
-    adata = _read_mtx_folder(path) if path.is_dir() else _read_h5(path)
-    _check_counts(adata.X, path)
-    _check_unique(adata.obs_names, path, "barcodes")
-    _check_unique(adata.var_names, path, "regions")
-    return adata
+    counts, barcodes, regions = _read_mtx_folder(path) if path.is_dir() else _read_h5(path)
+    _check_counts(counts, path)
+    _check_unique(pd.Index(barcodes), path, "barcodes")
+    _check_unique(regions.index, path, "regions")
+    obs = pd.DataFrame(index=pd.Index(barcodes, name="barcode"))
+    regions.index.name = "region"
+    return ad.AnnData(X=counts, obs=obs, var=regions)
 
 
 def _find(folder, name):
@@ -67,8 +69,7 @@ def _read_mtx_folder(folder):
             f"{matrix_path}: {n_cells} columns (cells) but {barcodes_path} has {len(barcodes)} lines; "
             "expected one barcode per matrix column"
         )
-    counts = sp.csr_matrix(matrix.T)
-    return _to_anndata(counts, barcodes, regions)
+    return sp.csr_matrix(matrix.T), barcodes, regions
 
 
 def read_peaks_bed(path):
@@ -104,7 +105,8 @@ def _read_h5(path):
             )
             barcodes = [b.decode() for b in group["barcodes"][()]]
             ids = [f.decode() for f in group["features/id"][()]]
-            types = [t.decode() for t in group["features/feature_type"][()]] if "feature_type" in group["features"] else ["Peaks"] * len(ids)
+            features = group["features"]
+            types = [t.decode() for t in features["feature_type"][()]] if "feature_type" in features else ["Peaks"] * len(ids)
     except (OSError, KeyError) as error:
         raise InputError(
             f"{path}: not a Cell Ranger HDF5 matrix ({error}); expected groups matrix/data, indices, indptr, "
@@ -113,9 +115,8 @@ def _read_h5(path):
     keep = np.flatnonzero(np.asarray(types) == "Peaks")
     if keep.size == 0:
         raise InputError(f"{path}: no features of type 'Peaks' (found types {sorted(set(types))})")
-    counts = sp.csr_matrix(matrix[keep, :].T)
     regions = _region_table([_parse_region_id(ids[i], path) for i in keep])
-    return _to_anndata(counts, barcodes, regions)
+    return sp.csr_matrix(matrix[keep, :].T), barcodes, regions
 
 
 def _parse_region_id(region_id, path):
@@ -123,12 +124,6 @@ def _parse_region_id(region_id, path):
     if not match:
         raise InputError(f"{path}: peak feature id {region_id!r} is not of the form chrom:start-end")
     return match["chrom"], int(match["start"]), int(match["end"])
-
-
-def _to_anndata(counts, barcodes, regions):
-    obs = pd.DataFrame(index=pd.Index(barcodes, name="barcode"))
-    regions.index.name = "region"
-    return ad.AnnData(X=counts, obs=obs, var=regions)
 
 
 def _check_counts(counts, path):

@@ -1,0 +1,58 @@
+"""Shared fixtures: repository paths, the real test data, and one end-to-end workflow run per session."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+GRANJA_1K = DATA / "granja_bmmc_1k"
+SIGNAC = DATA / "signac_atac_small"
+PBMC_H5 = DATA / "pbmc_sorted_peaks.h5"
+PBMC_MTX = DATA / "pbmc_sorted_mtx"
+TEST_CONFIG = ROOT / "tests" / "config" / "config.yaml"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slurm: runs the workflow through a real SLURM scheduler")
+
+
+def write_sample_sheet(folder, rows):
+    """A sample sheet with absolute paths: rows of (sample, path, cell_metadata)."""
+    sheet = Path(folder) / "samples.tsv"
+    lines = ["sample\tpath\tcell_metadata"] + ["\t".join(map(str, row)) for row in rows]
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet
+
+
+def run_snakemake(workdir, *arguments, configfiles=(), check=True):
+    """Run the workflow in `workdir` with the test config plus `configfiles`; returns the CompletedProcess."""
+    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
+               "--configfile", str(TEST_CONFIG), *map(str, configfiles),
+               "--config", f"samples={Path(workdir) / 'samples.tsv'}", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory):
+    """The real workflow, end to end through snakemake, on 1,000 real Granja cells."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_sample_sheet(workdir, [("granja_bmmc_1k", GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
+    run_snakemake(workdir)
+    return workdir
+
+
+@pytest.fixture
+def signac_copy(tmp_path):
+    """A writable copy of the Signac 100-cell mtx folder, for corrupting."""
+    target = tmp_path / "signac"
+    shutil.copytree(SIGNAC, target)
+    return target

@@ -1,0 +1,126 @@
+"""PoissonVI training, early stopping with best weights restored, determinism, save/load, inference."""
+
+import numpy as np
+import pytest
+import torch
+
+from atacflow.errors import InputError
+from atacflow.filtering import filter_cells_and_regions
+from atacflow.fragments import to_fragments
+from atacflow.matrix_io import read_peak_matrix
+from atacflow.model import PoissonVI, default_sizes
+from atacflow.training import TrainingSettings, kl_weight, split_cells
+from conftest import GRANJA_1K
+
+FAST = dict(lr=1e-3, max_epochs=40, early_stopping_patience=40, n_epochs_kl_warmup=10)
+
+
+@pytest.fixture(scope="module")
+def cells():
+    adata, _ = filter_cells_and_regions(to_fragments(read_peak_matrix(GRANJA_1K)), 0.05, 20, 10)
+    return adata
+
+
+def _trained(adata, seed=0, dropout=0.1, **settings):
+    model = PoissonVI(adata, device="cpu", seed=seed, dropout=dropout)
+    history = model.train(adata, TrainingSettings(seed=seed, **{**FAST, **settings}))
+    return model, history
+
+
+def test_default_sizes_follow_the_paper():
+    assert default_sizes(2734) == (52, 7)
+    assert default_sizes(2734, n_hidden=128) == (128, 11)
+
+
+def test_kl_weight_rises_linearly_to_one():
+    assert [kl_weight(e, 4) for e in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert kl_weight(0, 0) == 1.0
+
+
+def test_split_is_seeded_ninety_ten():
+    train, validation = split_cells(1000, 0.9, seed=3)
+    assert len(train) == 900 and len(validation) == 100
+    assert not set(train) & set(validation)
+    assert np.array_equal(split_cells(1000, 0.9, seed=3)[1], validation)
+
+
+def test_training_lowers_validation_loss_well_below_its_first_epoch(cells):
+    _, history = _trained(cells, max_epochs=150, early_stopping_patience=150)
+    losses = history["validation_reconstruction_loss"]
+    assert losses.min() < 0.92 * losses.iloc[0]
+    assert list(history.columns) == ["epoch", "train_loss", "validation_reconstruction_loss", "validation_kl", "beta", "seconds"]
+
+
+def test_early_stopping_restores_the_best_epoch(cells):
+    """Few training cells, no dropout and a high learning rate overfit: validation loss worsens after a best epoch."""
+    overfit = dict(lr=1e-2, max_epochs=100, early_stopping_patience=15, train_fraction=0.05, n_epochs_kl_warmup=5,
+                   dropout=0.0)
+    model, history = _trained(cells, **overfit)
+    best_epoch = model.training_summary["best_epoch"]
+    losses = history["validation_reconstruction_loss"]
+    assert best_epoch == losses.idxmin() and best_epoch < len(history) - 1
+    assert losses.iloc[-1] > losses.min()
+    assert len(history) == best_epoch + 1 + 15
+    # the same seeded run stopped right at the best epoch has exactly the restored weights
+    stopped_at_best, _ = _trained(cells, **{**overfit, "max_epochs": best_epoch + 1})
+    for name, tensor in model.module.state_dict().items():
+        assert torch.equal(tensor, stopped_at_best.module.state_dict()[name]), name
+
+
+def test_same_seed_gives_identical_latents_on_cpu(cells):
+    first, _ = _trained(cells, max_epochs=5)
+    second, _ = _trained(cells, max_epochs=5)
+    assert np.array_equal(first.get_latent(cells), second.get_latent(cells))
+    third, _ = _trained(cells, seed=1, max_epochs=5)
+    assert not np.array_equal(first.get_latent(cells), third.get_latent(cells))
+
+
+def test_latent_has_the_configured_width(cells):
+    model = PoissonVI(cells, n_latent=6, device="cpu")
+    assert model.get_latent(cells).shape == (cells.n_obs, 6)
+
+
+def test_save_load_round_trip_gives_the_same_latent(cells, tmp_path):
+    model, _ = _trained(cells, max_epochs=5)
+    model.save(tmp_path / "model")
+    loaded = PoissonVI.load(tmp_path / "model", cells, device="cpu")
+    assert np.array_equal(model.get_latent(cells), loaded.get_latent(cells))
+    assert loaded.fingerprint == model.fingerprint
+    assert loaded.training_summary["best_epoch"] == model.training_summary["best_epoch"]
+
+
+def test_loading_against_other_regions_names_the_difference(cells, tmp_path):
+    model, _ = _trained(cells, max_epochs=1)
+    model.save(tmp_path / "model")
+    fewer = cells[:, 1:].copy()
+    with pytest.raises(InputError, match=r"1 model regions missing from the data \(e.g. \['chr"):
+        PoissonVI.load(tmp_path / "model", fewer, device="cpu")
+    reordered = cells[:, ::-1].copy()
+    with pytest.raises(InputError, match="the same regions in another order"):
+        PoissonVI.load(tmp_path / "model", reordered, device="cpu")
+
+
+def test_accessibility_is_a_distribution_over_regions(cells):
+    model, _ = _trained(cells, max_epochs=2)
+    hidden, normalizers = model.decoder_states(cells, n_samples=3)
+    blocks = [model.accessibility(hidden, normalizers, slice(start, start + 100)) for start in range(0, cells.n_vars, 100)]
+    rho = torch.cat(blocks, dim=1)
+    assert rho.shape == (cells.n_obs, cells.n_vars)
+    np.testing.assert_allclose(rho.sum(dim=1).numpy(), 1.0, rtol=1e-4)
+
+
+def test_batch_covariate_from_annotation(cells):
+    annotated = cells.copy()
+    annotated.obs["donor"] = np.where(np.arange(cells.n_obs) % 2, "D5", "D6")
+    model = PoissonVI(annotated, batch_key="donor", device="cpu")
+    assert model.batch_categories == ["D5", "D6"]
+    model.train(annotated, TrainingSettings(**{**FAST, "max_epochs": 1}))
+    with pytest.raises(InputError, match="column 'donor_missing' not in the cell annotation"):
+        PoissonVI(annotated, batch_key="donor_missing")
+
+
+def test_cuda_request_without_gpu_is_an_error(cells):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InputError, match="found 'cuda' but no CUDA GPU is visible"):
+        PoissonVI(cells, device="cuda")

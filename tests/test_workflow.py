@@ -1,0 +1,112 @@
+"""The real workflow end to end through snakemake on 1,000 real cells: outputs, contents and report."""
+
+import json
+import zipfile
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from atacflow.comparisons import make_comparison
+from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
+from atacflow.model import PoissonVI
+from conftest import run_snakemake
+
+SAMPLE = "granja_bmmc_1k"
+
+
+@pytest.fixture(scope="module")
+def results(workflow_run):
+    return workflow_run / "results" / SAMPLE
+
+
+@pytest.fixture(scope="module")
+def clustered(results):
+    return ad.read_h5ad(results / "clustered.h5ad")
+
+
+def test_fragment_conversion_is_ceil_half_of_the_raw_reads(results):
+    raw, fragments = ad.read_h5ad(results / "raw.h5ad"), ad.read_h5ad(results / "fragments.h5ad")
+    np.testing.assert_array_equal(fragments.X.toarray(), np.ceil(raw.X.toarray() / 2))
+    assert fragments.uns["fragment_conversion"]["applied"] == "reads"
+    log = (results / "logs" / "count_fragments.log").read_text()
+    assert "entries equal 1" in log and "ceil(reads / 2)" in log
+
+
+def test_filtering_numbers_are_saved(results):
+    stats = pd.read_csv(results / "qc" / "filtering.tsv", sep="\t", index_col="step")
+    filtered = ad.read_h5ad(results / "filtered.h5ad")
+    assert stats.loc["input", "n_cells"] == 1000 and stats.loc["input", "n_regions"] == 10000
+    assert stats.loc["cells_filtered"].tolist() == [filtered.n_obs, filtered.n_vars, int(filtered.X.sum())]
+
+
+def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
+    filtered = ad.read_h5ad(results / "filtered.h5ad")
+    assert list(clustered.obs_names) == list(filtered.obs_names)
+    assert clustered.obs["leiden"].notna().all() and clustered.obs["leiden"].nunique() >= 3
+    assert clustered.obsm["X_poissonvi"].shape == (clustered.n_obs, 8)
+    assert clustered.obsm["X_umap"].shape == (clustered.n_obs, 2)
+    assert "cell_type" in clustered.obs and clustered.obs["cell_type"].notna().all()
+    provenance = clustered.uns["atacflow"]
+    assert provenance["cluster"]["min_dist"] == 0.2 and provenance["model"]["n_latent"] == 8
+    assert provenance["versions"]["torch"]
+
+
+def test_model_keeps_the_best_epoch(results):
+    description = json.loads((results / "model" / "model.json").read_text())
+    history = pd.read_csv(results / "qc" / "training_history.tsv", sep="\t")
+    best = description["training"]["best_epoch"]
+    assert history["validation_reconstruction_loss"].idxmin() == best
+    assert description["training"]["best_validation_reconstruction_loss"] == pytest.approx(
+        history["validation_reconstruction_loss"].min())
+
+
+def test_da_tables_hold_every_filtered_region_with_values_in_range(results, clustered):
+    tables = {path.stem: pd.read_csv(path, sep="\t", index_col="region") for path in (results / "da").glob("*.tsv")}
+    clusters = sorted(clustered.obs["leiden"].unique(), key=int)
+    assert set(tables) == {f"leiden_{c}_vs_rest" for c in clusters} | {"cell_type_17_B_vs_11_CD14.Mono.1"}
+    for table in tables.values():
+        assert set(table.index) == set(clustered.var_names) and len(table) == clustered.n_vars
+        assert table["proba_da"].between(0, 1, inclusive="neither").all()
+        assert table[["emp_prob1", "emp_prob2"]].stack().between(0, 1).all()
+        assert np.isfinite(table[["lfc_mean", "lfc_median", "lfc_std", "bayes_factor"]]).all().all()
+        assert (table["proba_da"].diff().dropna() <= 0).all()
+    combined = pd.read_csv(results / "da_combined.tsv", sep="\t")
+    assert len(combined) == sum(map(len, tables.values()))
+
+
+def test_figures_are_written(results):
+    for name in ("training", "umap", "da_top_regions", "umap_top_regions"):
+        assert (results / "plots" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_real_contrast_is_called_and_a_null_split_is_not(results, clustered):
+    """B cells vs CD14 monocytes call many regions; two random halves of the largest cell type call none."""
+    b_vs_mono = pd.read_csv(results / "da" / "cell_type_17_B_vs_11_CD14.Mono.1.tsv", sep="\t")
+    assert b_vs_mono["is_da_fdr_0.05"].mean() > 0.1
+    obs = clustered.obs.copy()
+    largest = obs["cell_type"].value_counts().index[0]
+    members = np.flatnonzero(obs["cell_type"] == largest)
+    half = np.random.default_rng(0).permutation(members)[: len(members) // 2]
+    obs["null_split"] = pd.Series(pd.NA, index=obs.index, dtype="string")
+    obs.iloc[members, obs.columns.get_loc("null_split")] = "second"
+    obs.iloc[half, obs.columns.get_loc("null_split")] = "first"
+    model = PoissonVI.load(results / "model", clustered, device="cpu")
+    settings = DASettings()
+    comparison = make_comparison(obs, "null_split", "first", "second", "two-sided")
+    table = differential_accessibility(
+        model_accessibility_blocks(model, clustered, settings), clustered.X, clustered.var_names, [comparison], settings
+    )[comparison.name]
+    assert table["is_da_fdr_0.05"].sum() <= 0.01 * len(table)
+
+
+def test_report_holds_figures_tables_and_captions(workflow_run):
+    run_snakemake(workflow_run, "--report", "report.zip")
+    with zipfile.ZipFile(workflow_run / "report.zip") as report:
+        names = report.namelist()
+        text = "".join(report.read(n).decode(errors="ignore") for n in names if n.endswith((".html", ".js")))
+    for expected in ("umap.png", "training.png", "da_top_regions.png", "filtering.tsv", "training_history.tsv",
+                     "da_combined.tsv", "leiden_0_vs_rest.tsv"):
+        assert any(n.endswith(expected) for n in names), expected
+    assert "Bayesian bootstrap" in text and "ceil(reads / 2)" in text
