@@ -4,16 +4,18 @@ rule cluster:
         lib=lib("clustering"),
     output:
         "results/{sample}/clustered.h5ad",
-    params:
-        cluster=config["cluster"],
-        seed=config["seed"],
     log:
         "results/{sample}/logs/cluster.log",
     benchmark:
         "results/{sample}/benchmarks/cluster.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        cluster=config["cluster"],
+        seed=config["seed"],
     script:
         "../../scripts/cluster.py"

@@ -1,7 +1,6 @@
 import pandas as pd
 from snakemake.utils import validate
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 SAMPLES = pd.read_csv(config["samples"], sep="\t", dtype=str, comment="#").fillna("")
@@ -23,7 +22,10 @@ LIB = Path(workflow.current_basedir).parent / "lib"
 
 def lib(*modules):
     """Library files a rule's script runs, declared as inputs so that changing them reruns the rule."""
-    return [str(LIB / f"{module}.py") for module in ("__init__", "errors", "steps", "provenance", *modules)]
+    return [
+        str(LIB / f"{module}.py")
+        for module in ("__init__", "errors", "steps", "provenance", *modules)
+    ]
 
 
 LIB_MODEL = ("module", "model", "sparse_batches", "training")

@@ -20,18 +20,20 @@ rule differential_accessibility:
             subcategory="{sample}",
             labels={"sample": "{sample}", "comparison": "all (combined)"},
         ),
-    params:
-        da=config["da"],
-        device=config["device"],
-        seed=config["seed"],
     log:
         "results/{sample}/logs/differential_accessibility.log",
     benchmark:
         "results/{sample}/benchmarks/differential_accessibility.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,
         gpu=1,
+    params:
+        da=config["da"],
+        device=config["device"],
+        seed=config["seed"],
     script:
         "../../scripts/differential_accessibility.py"

@@ -10,15 +10,17 @@ rule filter_cells_regions:
             category="1. Quality control",
             labels={"sample": "{sample}", "table": "filtering"},
         ),
-    params:
-        filter=config["filter"],
     log:
         "results/{sample}/logs/filter_cells_regions.log",
     benchmark:
         "results/{sample}/benchmarks/filter_cells_regions.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        filter=config["filter"],
     script:
         "../../scripts/filter_cells_regions.py"

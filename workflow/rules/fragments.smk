@@ -4,15 +4,17 @@ rule count_fragments:
         lib=lib("fragments"),
     output:
         "results/{sample}/fragments.h5ad",
-    params:
-        count_type=config["count_type"],
     log:
         "results/{sample}/logs/count_fragments.log",
     benchmark:
         "results/{sample}/benchmarks/count_fragments.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        count_type=config["count_type"],
     script:
         "../../scripts/count_fragments.py"

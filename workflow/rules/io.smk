@@ -3,16 +3,18 @@ rule read_matrix:
         unpack(read_inputs),
     output:
         "results/{sample}/raw.h5ad",
-    params:
-        matrix=matrix_path,
-        cell_metadata=cell_metadata_path,
     log:
         "results/{sample}/logs/read_matrix.log",
     benchmark:
         "results/{sample}/benchmarks/read_matrix.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        matrix=matrix_path,
+        cell_metadata=cell_metadata_path,
     script:
         "../../scripts/read_matrix.py"

@@ -11,20 +11,22 @@ rule train_model:
             category="2. Model",
             labels={"sample": "{sample}", "table": "training history"},
         ),
-    params:
-        model=config["model"],
-        train=config["train"],
-        device=config["device"],
-        seed=config["seed"],
     log:
         "results/{sample}/logs/train_model.log",
     benchmark:
         "results/{sample}/benchmarks/train_model.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=240,
         gpu=1,
+    params:
+        model=config["model"],
+        train=config["train"],
+        device=config["device"],
+        seed=config["seed"],
     script:
         "../../scripts/train_model.py"
 
@@ -37,15 +39,17 @@ rule latent:
         lib=lib(*LIB_MODEL),
     output:
         "results/{sample}/latent.h5ad",
-    params:
-        device=config["device"],
     log:
         "results/{sample}/logs/latent.log",
     benchmark:
         "results/{sample}/benchmarks/latent.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        device=config["device"],
     script:
         "../../scripts/latent.py"

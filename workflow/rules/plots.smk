@@ -14,6 +14,8 @@ rule plot_training:
         "results/{sample}/logs/plot_training.log",
     benchmark:
         "results/{sample}/benchmarks/plot_training.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -33,16 +35,18 @@ rule plot_umap:
             category="3. Clusters",
             labels={"sample": "{sample}", "figure": "UMAP"},
         ),
-    params:
-        columns=config["plots"]["umap_columns"],
     log:
         "results/{sample}/logs/plot_umap.log",
     benchmark:
         "results/{sample}/benchmarks/plot_umap.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        columns=config["plots"]["umap_columns"],
     script:
         "../../scripts/plot_umap.py"
 
@@ -67,15 +71,17 @@ rule plot_da:
             subcategory="{sample}",
             labels={"sample": "{sample}", "comparison": "figure: UMAP of top regions"},
         ),
-    params:
-        n_top_regions=config["plots"]["n_top_regions"],
     log:
         "results/{sample}/logs/plot_da.log",
     benchmark:
         "results/{sample}/benchmarks/plot_da.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        n_top_regions=config["plots"]["n_top_regions"],
     script:
         "../../scripts/plot_da.py"
