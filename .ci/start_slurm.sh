@@ -185,6 +185,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
+# No mail on this machine (avoids 'Configured MailProg is invalid').
+MailProg=/bin/true
 SlurmctldPort=6817
 SlurmdPort=6818
 StateSaveLocation=$STATE_DIR/slurmctld
@@ -215,7 +217,6 @@ else
     conf_changed=1
     log "wrote $CONF"
 fi
-# Debian's packages may ship a cgroup.conf that slurmd reads; we use no cgroup plugins.
 
 # --- 4. daemons -------------------------------------------------------------------------------
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }

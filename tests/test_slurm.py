@@ -17,6 +17,8 @@ A command-line --set-resources / --default-resources replaces the profile's whol
 profile's per-rule resources are read here and passed again with the overrides applied.
 """
 
+import functools
+import importlib.util
 import os
 import re
 import shutil
@@ -69,18 +71,20 @@ def node_limits():
     return max(usable, default=None)
 
 
+@functools.lru_cache(maxsize=None)
 def slurm_problem():
-    """Why this machine cannot run the test through SLURM, or None."""
-    try:
-        import snakemake_executor_plugin_slurm  # noqa: F401
-    except ImportError:
+    """Why this machine cannot run the test through SLURM, or None (checked once per session)."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
         return "snakemake-executor-plugin-slurm is not installed (pip install -r requirements-dev.txt)"
     missing = [cmd for cmd in ("sbatch", "squeue", "scontrol", "sinfo", "scancel") if shutil.which(cmd) is None]
     if missing:
         return f"SLURM commands not found: {', '.join(missing)}; {HINT}"
-    code, out = _run(["scontrol", "ping"])
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf"))
+    # Without a slurm.conf the SLURM commands retry for a minute before they give up.
+    conf_note = "" if conf.is_file() else f" (there is no {conf})"
+    code, out = _run(["scontrol", "ping"], timeout=15)
     if code != 0 or "is UP" not in out:
-        return f"slurmctld does not answer (`scontrol ping`: {out or code}); {HINT}"
+        return f"slurmctld does not answer{conf_note}: `scontrol ping`: {out or code}; {HINT}"
     limits = node_limits()
     if limits is None:
         _, nodes = _run(["sinfo", "-N", "-l"])
@@ -97,8 +101,8 @@ def slurm_problem():
     return None
 
 
-@pytest.fixture(scope="module")
-def slurm_available():
+def require_slurm():
+    """Fail (in CI) or skip (elsewhere) with the reason when SLURM is unusable."""
     problem = slurm_problem()
     if problem:
         if IN_CI:
@@ -200,7 +204,8 @@ def slurm_history(job_ids):
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_available, tmp_path_factory):
+def slurm_run(tmp_path_factory):
+    """The SLURM run; tests call require_slurm() before they ask for it, so that they fail, not error."""
     workdir = tmp_path_factory.mktemp("slurm_workflow")
     write_sample_sheet(workdir, [(SAMPLE, GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
     code, text = run_through_slurm(workdir)
@@ -208,8 +213,9 @@ def slurm_run(slurm_available, tmp_path_factory):
     return workdir, text
 
 
-def test_every_job_went_through_sbatch(slurm_run):
-    workdir, text = slurm_run
+def test_every_job_went_through_sbatch(request):
+    require_slurm()
+    workdir, text = request.getfixturevalue("slurm_run")
     run_ids = re.findall(r"SLURM run ID: (\S+)", text)
     assert len(run_ids) == 1, f"no (single) SLURM run ID in the log:\n{text[-4000:]}"
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.", text)
@@ -237,16 +243,19 @@ def test_every_job_went_through_sbatch(slurm_run):
                 assert comment.startswith(f"rule_{rule}"), f"SLURM job {job_id}: comment {comment}, rule {rule}"
 
 
-def test_gpu_rules_were_submitted_without_gpu_requests(slurm_run):
-    _, text = slurm_run
+def test_gpu_rules_were_submitted_without_gpu_requests(request):
+    require_slurm()
+    _, text = request.getfixturevalue("slurm_run")
     for rule in GPU_RULES:
         block = re.search(rf"^rule {rule}:\n(.*?)^Job \d+ has been submitted", text, flags=re.M | re.S)
         assert block, f"rule {rule} was not submitted"
         assert re.search(r"resources: .*\bgpu=0\b", block.group(1)), block.group(1)
 
 
-def test_results_equal_a_local_run(slurm_run, workflow_run):
-    workdir, _ = slurm_run
+def test_results_equal_a_local_run(request):
+    require_slurm()
+    workdir, _ = request.getfixturevalue("slurm_run")
+    workflow_run = request.getfixturevalue("workflow_run")
     slurm, local = workdir / "results" / SAMPLE, workflow_run / "results" / SAMPLE
 
     da_slurm = pd.read_csv(slurm / "da_combined.tsv", sep="\t")

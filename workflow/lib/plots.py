@@ -72,16 +72,16 @@ def plot_top_regions_dotplot(tables, n_per_group, path):
 
 
 def plot_umap_region_fragments(adata, regions, path):
-    """UMAPs coloured by log1p fragments of the given regions."""
+    """UMAPs coloured by log1p fragments of the given regions ({panel title: region})."""
     n_columns = min(4, len(regions))
     n_rows = int(np.ceil(len(regions) / n_columns))
     figure, axes = plt.subplots(n_rows, n_columns, figsize=(4 * n_columns, 3.6 * n_rows), squeeze=False)
     umap = adata.obsm["X_umap"]
-    for axis, region in zip(axes.ravel(), regions):
+    for axis, (title, region) in zip(axes.ravel(), regions.items()):
         fragments = np.log1p(adata[:, region].X.toarray().ravel())
         order = np.argsort(fragments)
         points = axis.scatter(umap[order, 0], umap[order, 1], c=fragments[order], s=2, cmap="viridis", rasterized=True)
-        axis.set(title=region, xticks=[], yticks=[])
+        axis.set(title=f"{title}\n{region}", xticks=[], yticks=[])
         figure.colorbar(points, ax=axis, label="log1p fragments")
     for axis in axes.ravel()[len(regions):]:
         axis.axis("off")

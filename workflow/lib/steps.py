@@ -142,4 +142,5 @@ def plot_da(clustered_path, combined_path, n_top_regions, dotplot_output, umap_o
     with atomic_path(dotplot_output) as temporary:
         plots.plot_top_regions_dotplot(tables, n_top_regions, temporary)
     with atomic_path(umap_output) as temporary:
-        plots.plot_umap_region_fragments(adata, plots.top_regions(tables, 1)[:12], temporary)
+        top_region_of = {name: table.index[0] for name, table in list(tables.items())[:12]}
+        plots.plot_umap_region_fragments(adata, top_region_of, temporary)
