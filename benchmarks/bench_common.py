@@ -95,7 +95,8 @@ def machine_description():
     )
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')} | {platform.node()} | {cpu} | {len(os.sched_getaffinity(0))} cores usable, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')} | {platform.node()} | {cpu} | "
+        f"{len(os.sched_getaffinity(0))} cores usable, "
         f"no GPU used, torch threads {THREADS} | load average (1, 5, 15 min) {load} | torch {torch.__version__}, "
         f"scvi-tools {version('scvi-tools')}"
     )

@@ -19,10 +19,10 @@ def train(adata, max_epochs):
     history = model.train(adata, TrainingSettings(max_epochs=max_epochs))
     training_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     model.save(MODELS["ours"])
-    summary = model.training_summary
+    summary, sizes = model.training_summary, model.hyperparameters
     best = summary["best_validation_reconstruction_loss"]
     return {
-        "tool": "atacflow", "n_hidden": model.hyperparameters["n_hidden"], "n_latent": model.hyperparameters["n_latent"],
+        "tool": "atacflow", "n_hidden": sizes["n_hidden"], "n_latent": sizes["n_latent"],
         "n_validation_cells": summary["n_validation_cells"], "s_per_epoch": float(history["seconds"].median()),
         "s_per_epoch_p10": float(history["seconds"].quantile(0.1)),
         "cpu_s_per_epoch": cpu_s / summary["n_epochs"], "epochs": summary["n_epochs"],

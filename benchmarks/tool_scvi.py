@@ -65,10 +65,11 @@ def train(adata, max_epochs):
     model.save(str(MODELS["scvi"]), overwrite=True, save_anndata=False)
     validation = model.history["reconstruction_loss_validation"]["reconstruction_loss_validation"].to_numpy()
     return {
-        "tool": "scvi-tools", "n_hidden": n_hidden, "n_latent": n_latent, "n_validation_cells": len(model.validation_indices),
-        "s_per_epoch": float(np.median(timer.seconds)),
-        "s_per_epoch_p10": float(np.quantile(timer.seconds, 0.1)), "cpu_s_per_epoch": cpu_s / len(validation), "epochs": len(validation), "best_epoch": int(validation.argmin()) + 1,
-        "training_s": training_s, "best_val_recon": float(validation.min()), "kept_weights_val_recon": float(validation[-1]),
+        "tool": "scvi-tools", "n_hidden": n_hidden, "n_latent": n_latent,
+        "n_validation_cells": len(model.validation_indices), "s_per_epoch": float(np.median(timer.seconds)),
+        "s_per_epoch_p10": float(np.quantile(timer.seconds, 0.1)), "cpu_s_per_epoch": cpu_s / len(validation),
+        "epochs": len(validation), "best_epoch": int(validation.argmin()) + 1, "training_s": training_s,
+        "best_val_recon": float(validation.min()), "kept_weights_val_recon": float(validation[-1]),
         "peak_rss_mib": peak_rss_mib(),
     }
 
