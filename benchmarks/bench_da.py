@@ -37,7 +37,7 @@ from bench_training import train_scvi
 
 TASKS = ("null", "power", "speed")
 FDR, MIN_ABS_LOG2_RATIO, NULL_TARGET = 0.05, 0.5, 0.01
-SHOWN = ["task", "method", "delta", "n_comparisons", "n_tested", "n_calls", "pct_tested", "calls_lfc_below_0",
+SHOWN = ["task", "method", "delta", "n_comparisons", "n_tested", "n_calls", "pct_tested", "calls_effect_in_null",
          "min_proba", "seconds", "peak_rss_mib", "others_cpu_share"]
 
 

@@ -117,6 +117,9 @@ def pipeline_ours(folder, max_epochs):
     summary = model.training_summary
     stages.extra.update({"epochs": summary["n_epochs"], "best_epoch": summary["best_epoch"] + 1,
                          "s_per_epoch": float(history["seconds"].median()),
+                         "s_per_epoch_mean": float(history["seconds"].mean()),
+                         "s_per_epoch_max": float(history["seconds"].max()),
+                         "epoch_seconds": history["seconds"].round(3).tolist(),
                          "best_val_recon": summary["best_validation_reconstruction_loss"],
                          "kept_val_recon": summary["best_validation_reconstruction_loss"]})
     with stages.stage("latent"):
@@ -161,6 +164,9 @@ def pipeline_scvi(folder, max_epochs):
     validation = model.history["reconstruction_loss_validation"]["reconstruction_loss_validation"].to_numpy()
     stages.extra.update({"epochs": len(validation), "best_epoch": int(validation.argmin()) + 1,
                          "s_per_epoch": float(pd.Series(timer.seconds).median()),
+                         "s_per_epoch_mean": float(pd.Series(timer.seconds).mean()),
+                         "s_per_epoch_max": float(pd.Series(timer.seconds).max()),
+                         "epoch_seconds": [round(s, 3) for s in timer.seconds],
                          "best_val_recon": float(validation.min()), "kept_val_recon": float(validation[-1])})
     with stages.stage("latent"):
         adata.obsm["X_poissonvi"] = model.get_latent_representation()
@@ -232,7 +238,7 @@ def summary_table(results):
         rows["whole pipeline peak MiB"] = max(row["peak_rss_mib"] for row in result["stages"])
         extra = result["extra"]
         for key in ("ARI", "NMI", "n_clusters", "resolution", "leiden_runs", "neighbors_s", "leiden_search_s",
-                    "umap_s", "epochs", "best_epoch", "s_per_epoch", "best_val_recon", "kept_val_recon",
+                    "umap_s", "epochs", "best_epoch", "s_per_epoch", "s_per_epoch_mean", "s_per_epoch_max", "best_val_recon", "kept_val_recon",
                     "da_comparisons", "da_calls", "n_cells", "n_regions", "nnz_raw", "nnz_filtered"):
             if key in extra:
                 rows[key] = extra[key]

@@ -172,6 +172,8 @@ def main():
     parser.add_argument("--sizes", default="14125,50000,100000,200000")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--scvi-at", default="", help="comma-separated sizes at which to run scvi-tools too")
+    parser.add_argument("--no-ours", action="store_true", help="run only the --scvi-at scvi-tools sizes")
+    parser.add_argument("--out", default=str(OUT / "scale.tsv"))
     parser.add_argument("--scratch", default="/tmp/atacflow_scale")
     parser.add_argument("--deadline-min", type=float, default=None,
                         help="skip sizes not started within this many minutes of the start")
@@ -186,7 +188,7 @@ def main():
     scvi_sizes = {int(size) for size in args.scvi_at.split(",") if size}
     for n_cells in sizes:
         for tool, function in (("atacflow", pipeline_ours_scale), ("scvi-tools", pipeline_scvi_scale)):
-            if tool == "scvi-tools" and n_cells not in scvi_sizes:
+            if (tool == "scvi-tools" and n_cells not in scvi_sizes) or (tool == "atacflow" and args.no_ours):
                 continue
             if args.deadline_min is not None and time.perf_counter() - began > args.deadline_min * 60:
                 skipped.append(f"{tool} {n_cells}")
@@ -210,12 +212,12 @@ def main():
             print(f"[{time.strftime('%H:%M:%S')}] {tool} {n_cells}: "
                   + ", ".join(f"{r['stage']} {r['seconds']:.1f}s/{r['peak_rss_mib']:.0f}MiB" for r in result["stages"]),
                   flush=True)
-            (OUT / "scale_stages.json").write_text(json.dumps(results, indent=1, default=float))
-            pd.DataFrame(rows).set_index(["tool", "cells (resampled)"]).T.to_csv(OUT / "scale.tsv", sep="\t")
+            Path(args.out).with_name(Path(args.out).stem + "_stages.json").write_text(json.dumps(results, indent=1, default=float))
+            pd.DataFrame(rows).set_index(["tool", "cells (resampled)"]).T.to_csv(args.out, sep="\t")
     table = pd.DataFrame(rows).set_index(["tool", "cells (resampled)"]).T
-    table.to_csv(OUT / "scale.tsv", sep="\t")
+    table.to_csv(args.out, sep="\t")
     print_table(f"Scale (cells resampled with replacement from {Path(args.data).name}; training {args.epochs} "
-                f"epochs only, s/epoch; Leiden at resolution 1.0, no search); written to {OUT / 'scale.tsv'}", table)
+                f"epochs only, s/epoch; Leiden at resolution 1.0, no search); written to {args.out}", table)
     if skipped:
         print("skipped (time):", ", ".join(skipped))
     print(machine_description())

@@ -57,11 +57,14 @@ def _run(model, adata, name, comparisons):
     calls = [table.index[table[FDR_COLUMN]].tolist() for table in tables.values()]
     return {
         "method": name, "delta": settings.delta, "n_comparisons": len(tables), "n_tested": adata.n_vars * len(tables),
-        "calls": calls, "n_calls": sum(map(len, calls)), "calls_lfc_below_0": _calls_below_zero(tables.values()),
+        "calls": calls, "n_calls": sum(map(len, calls)),
+        "calls_effect_in_null": sum(_calls_effect_in_null(table) for table in tables.values()),
         "min_proba": min(float(table["proba_da"].min()) for table in tables.values()),
         "seconds": seconds, "peak_rss_mib": peak_rss_mib(),
     }
 
 
-def _calls_below_zero(tables):
-    return int(sum(((table["lfc_mean"] < 0) & table[FDR_COLUMN]).sum() for table in tables))
+def _calls_effect_in_null(table):
+    """Calls whose posterior mean LFC lies in the null region: |lfc| < delta (two-sided), lfc < delta (one-sided)."""
+    effect = table["lfc_mean"].abs() if table["mode"].iloc[0] == "two-sided" else table["lfc_mean"]
+    return int((table[FDR_COLUMN] & (effect < table["delta"])).sum())

@@ -102,6 +102,13 @@ def _run(model, data, name, arguments):
     return {
         "method": name, "delta": arguments.get("delta", 0.05), "n_comparisons": len(tables),
         "n_tested": data.n_vars * len(tables), "calls": calls, "n_calls": sum(map(len, calls)),
-        "calls_lfc_below_0": int(((table["lfc_mean"] < 0) & table[FDR_COLUMN]).sum()),
+        "calls_effect_in_null": _calls_effect_in_null(table, arguments.get("two_sided", True)),
         "min_proba": float(table["proba_de"].min()), "seconds": seconds, "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def _calls_effect_in_null(table, two_sided):
+    """Calls whose posterior mean LFC lies in the null region (|lfc| < delta two-sided, lfc < delta one-sided):
+    proba_de is max(P(effect), P(no effect)), so a region confidently without effect can be called."""
+    effect = table["lfc_mean"].abs() if two_sided else table["lfc_mean"]
+    return int((table[FDR_COLUMN] & (effect < table["delta"])).sum())

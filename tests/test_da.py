@@ -111,16 +111,25 @@ def test_rest_equals_an_explicit_second_group():
     np.testing.assert_allclose(rest.sort_index()["lfc_mean"], explicit.sort_index()["lfc_mean"], rtol=1e-4, atol=1e-6)
 
 
-def test_fdr_rule_against_direct_computation():
+@pytest.mark.parametrize("min_proba", [0.0, 0.5])
+def test_fdr_rule_against_direct_computation(min_proba):
     rng = np.random.default_rng(7)
     for _ in range(50):
         proba = np.concatenate([rng.uniform(0.9, 1, rng.integers(0, 20)), rng.uniform(0, 1, 30)])
-        order = np.argsort(-proba)
-        passing = [k for k in range(1, len(proba) + 1) if np.mean(1 - proba[order[:k]]) <= 0.05]
+        order = [i for i in np.argsort(-proba) if proba[i] >= min_proba]
+        passing = [k for k in range(1, len(order) + 1) if np.mean(1 - proba[order[:k]]) <= 0.05]
         expected = np.zeros(len(proba), bool)
         if passing:
             expected[order[: max(passing)]] = True
-        assert np.array_equal(fdr_calls(proba, 0.05), expected)
+        assert np.array_equal(fdr_calls(proba, 0.05, min_proba), expected)
+
+
+def test_near_certain_calls_do_not_carry_improbable_regions():
+    """300 regions at proba 0.9975 leave room for ~15 regions at proba 0.0025 under the FDR rule alone."""
+    proba = np.array([0.9975] * 300 + [0.0025] * 40)
+    assert fdr_calls(proba, 0.05, min_proba=0.0).sum() == 315
+    calls = fdr_calls(proba, 0.05)
+    assert calls.sum() == 300 and not calls[300:].any()
 
 
 def test_bootstrap_weights_first_row_is_the_plain_mean():

@@ -12,8 +12,10 @@ mean (about sd_r / sqrt(|G|)), not the cell-to-cell spread. For each of D draws 
     proba_da_r = (#{d :  lfc_rd  >= delta} + 1/2) / (D + 1)      (one-sided, group 1 more accessible)
     bayes_factor_r = log(proba_da_r / (1 - proba_da_r))
 
-Calls: sort regions by proba_da descending and call the largest top set whose posterior expected FDR,
-mean(1 - proba_da) over the set, is <= the target. emp_prob1/2 are the fractions of cells of each
+Calls: among regions with proba_da >= min_proba (default 0.5: more likely DA than not), sort by proba_da
+descending and call the largest top set whose posterior expected FDR, mean(1 - proba_da) over the set, is
+<= the target. Without the floor, a set of near-certain calls would admit low-probability regions into the
+FDR budget; with it the set's expected FDR is still <= the target. emp_prob1/2 are the fractions of cells of each
 group with >= 1 fragment in the region; emp_effect = emp_prob1 - emp_prob2.
 """
 
@@ -31,6 +33,7 @@ MODES = ("one-sided", "two-sided")
 class DASettings:
     delta: float = 0.5
     fdr_target: float = 0.05
+    min_proba: float = 0.5
     n_draws: int = 200
     n_latent_samples: int = 5
     pseudocount: float | None = None
@@ -75,10 +78,12 @@ def lfc_statistics(mean1, mean2, delta, mode, pseudocount):
     }
 
 
-def fdr_calls(proba_da, target):
-    """Largest top set (by proba_da) whose mean of (1 - proba_da) is <= target."""
+def fdr_calls(proba_da, target, min_proba=0.5):
+    """Largest top set (by proba_da), among regions with proba_da >= min_proba, whose mean of (1 - proba_da)
+    is <= target."""
     proba_da = np.asarray(proba_da, dtype=float)
     order = np.argsort(-proba_da, kind="stable")
+    order = order[proba_da[order] >= min_proba]
     expected_fdr = np.cumsum(1.0 - proba_da[order]) / np.arange(1, len(order) + 1)
     passing = np.flatnonzero(expected_fdr <= target)
     calls = np.zeros(len(proba_da), dtype=bool)
@@ -136,7 +141,7 @@ def _table(comparison, blocks, counts, regions, settings):
     table["emp_prob1"] = detection_rate(counts, comparison.cells1)
     table["emp_prob2"] = detection_rate(counts, comparison.cells2)
     table["emp_effect"] = table["emp_prob1"] - table["emp_prob2"]
-    table[f"is_da_fdr_{settings.fdr_target}"] = fdr_calls(table["proba_da"], settings.fdr_target)
+    table[f"is_da_fdr_{settings.fdr_target}"] = fdr_calls(table["proba_da"], settings.fdr_target, settings.min_proba)
     table.insert(0, "comparison", comparison.name)
     table["groupby"], table["group1"], table["group2"] = comparison.groupby, comparison.group1, comparison.group2
     table["n_cells1"], table["n_cells2"] = len(comparison.cells1), len(comparison.cells2)
