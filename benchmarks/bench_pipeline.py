@@ -238,7 +238,8 @@ def summary_table(results):
         rows["whole pipeline peak MiB"] = max(row["peak_rss_mib"] for row in result["stages"])
         extra = result["extra"]
         for key in ("ARI", "NMI", "n_clusters", "resolution", "leiden_runs", "neighbors_s", "leiden_search_s",
-                    "umap_s", "epochs", "best_epoch", "s_per_epoch", "s_per_epoch_mean", "s_per_epoch_max", "best_val_recon", "kept_val_recon",
+                    "umap_s", "epochs", "best_epoch", "s_per_epoch", "s_per_epoch_mean", "s_per_epoch_max",
+                    "best_val_recon", "kept_val_recon",
                     "da_comparisons", "da_calls", "n_cells", "n_regions", "nnz_raw", "nnz_filtered"):
             if key in extra:
                 rows[key] = extra[key]

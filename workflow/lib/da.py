@@ -74,7 +74,7 @@ def lfc_statistics(mean1, mean2, delta, mode, pseudocount):
     return {
         "proba_da": proba, "proba_not_da": 1.0 - proba, "bayes_factor": torch.log(proba / (1.0 - proba)),
         "lfc_mean": lfc.mean(dim=0), "lfc_median": lfc.median(dim=0).values, "lfc_std": lfc.std(dim=0),
-        "scale1": mean1[0], "scale2": mean2[0],
+        "scale1": mean1[0].clone(), "scale2": mean2[0].clone(),
     }
 
 
@@ -109,15 +109,17 @@ def differential_accessibility(accessibility_blocks, counts, regions, comparison
     weights = torch.as_tensor(bootstrap_weights(n_cells, settings.n_draws, settings.seed), device=device)
     pseudocount = settings.pseudocount if settings.pseudocount is not None else 0.01 / len(regions)
     groups = {c.name: _group_tensors(c, weights, n_cells, device) for c in comparisons}
+    total_weight = weights.sum(dim=1, keepdim=True)
+    group_weight = {name: first[1].sum(dim=1, keepdim=True) for name, (first, _) in groups.items()}
     columns = {c.name: [] for c in comparisons}
     for _, accessibility in accessibility_blocks:
         total = weights @ accessibility
         for comparison in comparisons:
             (cells1, weights1), second = groups[comparison.name]
             sum1 = weights1 @ accessibility[cells1]
-            mean1 = sum1 / weights1.sum(dim=1, keepdim=True)
+            mean1 = sum1 / group_weight[comparison.name]
             if second is None:
-                mean2 = (total - sum1) / (weights.sum(dim=1, keepdim=True) - weights1.sum(dim=1, keepdim=True))
+                mean2 = (total - sum1) / (total_weight - group_weight[comparison.name])
             else:
                 mean2 = weighted_means(second[1], accessibility[second[0]])
             statistics = lfc_statistics(mean1, mean2, settings.delta, comparison.mode, pseudocount)
