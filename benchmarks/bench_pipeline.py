@@ -89,14 +89,13 @@ def _scanpy_cluster(adata, stages, use_rep):
 # ---------------------------------------------------------------- the three pipelines (one child each)
 
 def pipeline_ours(folder, max_epochs):
-    from bench_stages import Stages, label_scores
+    from bench_stages import Stages, label_scores, ours_da_stage
 
     stages = Stages("atacflow")
     with stages.stage("import"):
         import torch  # noqa: F401
 
-        from atacflow.comparisons import cluster_comparisons, join_cell_metadata
-        from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
+        from atacflow.comparisons import join_cell_metadata
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
@@ -127,13 +126,7 @@ def pipeline_ours(folder, max_epochs):
     with stages.stage("cluster"):
         labels = _scanpy_cluster(adata, stages, "X_poissonvi")
     stages.extra.update(label_scores(labels, adata.obs["cell_type"]))
-    with stages.stage("DA"):
-        settings = DASettings()
-        comparisons = cluster_comparisons(adata.obs, "leiden", "one-sided")
-        tables = differential_accessibility(model_accessibility_blocks(model, adata, settings), adata.X,
-                                            adata.var_names, comparisons, settings)
-    stages.extra.update({"da_comparisons": len(tables),
-                         "da_calls": int(sum(t["is_da_fdr_0.05"].sum() for t in tables.values()))})
+    ours_da_stage(stages, model, adata, "leiden")
     return stages.result()
 
 

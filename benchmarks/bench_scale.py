@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench_common import DEFAULT_DATA, OUT, THREADS, machine_description, print_table, run_in_child  # noqa: E402
+from bench_common import DEFAULT_DATA, OUT, machine_description, print_table, run_in_child  # noqa: E402
 
 STAGES = ("import", "read", "fragments+filter", "train", "latent", "cluster", "DA")
 SEED = 0
@@ -70,14 +70,13 @@ def labels_path(path):
 
 
 def pipeline_ours_scale(path, epochs):
-    from bench_stages import Stages
+    from bench_stages import Stages, ours_da_stage
 
     stages = Stages("atacflow")
     with stages.stage("import"):
         import scanpy as sc
 
-        from atacflow.comparisons import cluster_comparisons, join_cell_metadata
-        from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
+        from atacflow.comparisons import join_cell_metadata
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
@@ -109,13 +108,7 @@ def pipeline_ours_scale(path, epochs):
         sc.tl.umap(adata, min_dist=0.2, random_state=SEED)
         stages.extra["umap_s"] = time.perf_counter() - started
     stages.extra["n_clusters"] = int(adata.obs["leiden"].nunique())
-    with stages.stage("DA"):
-        settings = DASettings()
-        comparisons = cluster_comparisons(adata.obs, "cell_type", "one-sided")
-        tables = differential_accessibility(model_accessibility_blocks(model, adata, settings), adata.X,
-                                            adata.var_names, comparisons, settings)
-    stages.extra.update({"da_comparisons": len(tables),
-                         "da_calls": int(sum(t["is_da_fdr_0.05"].sum() for t in tables.values()))})
+    ours_da_stage(stages, model, adata, "cell_type")
     return stages.result()
 
 

@@ -78,3 +78,17 @@ def label_scores(labels, truth):
 
     truth = np.asarray(truth).astype(str)
     return {"ARI": adjusted_rand_score(truth, labels), "NMI": normalized_mutual_info_score(truth, labels)}
+
+
+def ours_da_stage(stages, model, adata, groupby):
+    """Stage "DA": every group of `groupby` against the rest, one-sided, default DASettings; counts the calls."""
+    from atacflow.comparisons import cluster_comparisons
+    from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
+
+    with stages.stage("DA"):
+        settings = DASettings()
+        comparisons = cluster_comparisons(adata.obs, groupby, "one-sided")
+        tables = differential_accessibility(model_accessibility_blocks(model, adata, settings), adata.X,
+                                            adata.var_names, comparisons, settings)
+    calls = f"is_da_fdr_{settings.fdr_target}"
+    stages.extra.update({"da_comparisons": len(tables), "da_calls": int(sum(t[calls].sum() for t in tables.values()))})
