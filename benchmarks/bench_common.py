@@ -27,6 +27,7 @@ MIN_REGION_CELL_FRACTION = 0.01
 NULL_GROUP = "11_CD14.Mono.1"
 POWER_GROUPS = ("17_B", "11_CD14.Mono.1")
 SEED = 0
+TUTORIAL_LR = 1e-4  # the scvi-tools PoissonVI tutorial's learning rate; bench_training runs both tools at it
 
 
 def prepare_data(folder):

@@ -4,13 +4,13 @@ Each tool runs its whole pipeline in its own freshly spawned child process (one 
 stage is timed there with its own peak resident memory (see bench_stages.py):
 
   atacflow   read_peak_matrix -> to_fragments + filter_cells_and_regions (regions in >= 1% of cells, every cell
-             kept) -> PoissonVI(seed 0).train(TrainingSettings defaults) -> get_latent -> scanpy neighbors (15) +
-             Leiden (igraph, resolution searched to 16 clusters) + UMAP (min_dist 0.2) -> DA of every Leiden
-             cluster vs the rest (one-sided, DASettings())
+             kept) -> PoissonVI(seed 0).train(TrainingSettings defaults) -> get_latent -> atacflow's exact kNN graph
+             (15, UMAP connectivities) + Leiden (igraph, resolution searched to 16 clusters) + UMAP (min_dist
+             0.2) -> DA of every Leiden cluster vs the rest (one-sided, DASettings())
   scvi-tools read with anndata (read_mtx, barcodes, peaks) -> scvi.data.reads_to_fragments + sc.pp.filter_genes
              (min_cells = 1% of cells) -> POISSONVI.setup_anndata(layer="fragments"), POISSONVI(adata) with
              defaults, train() with defaults (seed 0: scvi.settings.seed) -> get_latent_representation ->
-             the same scanpy neighbors / Leiden search / UMAP -> differential_accessibility(groupby="leiden",
+             scanpy neighbors (15; pynndescent) + the same Leiden search / UMAP -> differential_accessibility(groupby="leiden",
              two_sided=False) (every cluster vs the rest)
   SnapATAC2  the same anndata read (read counts) -> pp.select_features on all peaks -> tl.spectral -> pp.knn +
              tl.leiden (resolution searched to 16 clusters) + tl.umap; DA: tl.marker_regions (a pseudobulk
@@ -59,14 +59,14 @@ def _read_with_anndata(folder):
     return adata
 
 
-def _scanpy_cluster(adata, stages, use_rep):
-    """neighbors (15) -> Leiden resolution search (igraph flavour, as atacflow.clustering) -> UMAP."""
+def _cluster(adata, stages, neighbors):
+    """neighbors(adata) -> Leiden resolution search (igraph flavour, as atacflow.clustering) -> UMAP."""
     import scanpy as sc
 
     from bench_stages import search_resolution
 
     started = time.perf_counter()
-    sc.pp.neighbors(adata, n_neighbors=N_NEIGHBORS, use_rep=use_rep, random_state=SEED)
+    neighbors(adata)
     neighbors_s = time.perf_counter() - started
 
     def leiden(resolution):
@@ -99,7 +99,9 @@ def pipeline_ours(folder, max_epochs):
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
+        from atacflow.clustering import LATENT_KEY
         from atacflow.model import PoissonVI
+        from atacflow.neighbors import add_neighbor_graph
         from atacflow.training import TrainingSettings
         import scanpy  # noqa: F401
     with stages.stage("read"):
@@ -122,9 +124,9 @@ def pipeline_ours(folder, max_epochs):
                          "best_val_recon": summary["best_validation_reconstruction_loss"],
                          "kept_val_recon": summary["best_validation_reconstruction_loss"]})
     with stages.stage("latent"):
-        adata.obsm["X_poissonvi"] = model.get_latent(adata)
+        adata.obsm[LATENT_KEY] = model.get_latent(adata)
     with stages.stage("cluster"):
-        labels = _scanpy_cluster(adata, stages, "X_poissonvi")
+        labels = _cluster(adata, stages, lambda a: add_neighbor_graph(a, LATENT_KEY, N_NEIGHBORS, SEED, THREADS))
     stages.extra.update(label_scores(labels, adata.obs["cell_type"]))
     ours_da_stage(stages, model, adata, "leiden")
     return stages.result()
@@ -164,7 +166,8 @@ def pipeline_scvi(folder, max_epochs):
     with stages.stage("latent"):
         adata.obsm["X_poissonvi"] = model.get_latent_representation()
     with stages.stage("cluster"):
-        labels = _scanpy_cluster(adata, stages, "X_poissonvi")
+        labels = _cluster(adata, stages, lambda a: sc.pp.neighbors(a, n_neighbors=N_NEIGHBORS,
+                                                                   use_rep="X_poissonvi", random_state=SEED))
     stages.extra.update(label_scores(labels, adata.obs["cell_type"]))
     with stages.stage("DA"):
         scvi.settings.seed = SEED

@@ -7,7 +7,7 @@ for each size, in its own freshly spawned child process, atacflow runs the same 
 read_peak_matrix (the .h5) -> to_fragments + filter (regions in >= 1% of cells) -> PoissonVI training for a
 FIXED small number of epochs (default 3; 500 epochs with early stopping would not fit the time budget at 200k
 cells, so training is reported as seconds per epoch) -> get_latent -> neighbors + ONE Leiden run at resolution
-1.0 (no resolution search at scale) + UMAP -> DA of every cell type vs the rest (one-sided, DASettings()).
+1.0 (no resolution search at scale) + UMAP, as atacflow.clustering -> DA of every cell type vs the rest (one-sided, DASettings()).
 
 Why DA runs on the cell types and not on the Leiden clusters here: every resampled cell keeps its real label
 (written next to the .h5 as a cells TSV and joined in the read stage), but copies of one cell have identical
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench_common import DEFAULT_DATA, OUT, machine_description, print_table, run_in_child  # noqa: E402
+from bench_common import DEFAULT_DATA, OUT, THREADS, machine_description, print_table, run_in_child  # noqa: E402
 
 STAGES = ("import", "read", "fragments+filter", "train", "latent", "cluster", "DA")
 SEED = 0
@@ -80,7 +80,9 @@ def pipeline_ours_scale(path, epochs):
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
+        from atacflow.clustering import LATENT_KEY, leiden_labels
         from atacflow.model import PoissonVI
+        from atacflow.neighbors import add_neighbor_graph
         from atacflow.training import TrainingSettings
     with stages.stage("read"):
         adata = read_peak_matrix(path)
@@ -96,13 +98,13 @@ def pipeline_ours_scale(path, epochs):
     stages.extra.update({"epochs": len(history), "s_per_epoch": float(history["seconds"].median()),
                          "s_per_epoch_all": history["seconds"].round(2).tolist()})
     with stages.stage("latent"):
-        adata.obsm["X_poissonvi"] = model.get_latent(adata)
+        adata.obsm[LATENT_KEY] = model.get_latent(adata)
     with stages.stage("cluster"):
         started = time.perf_counter()
-        sc.pp.neighbors(adata, n_neighbors=15, use_rep="X_poissonvi", random_state=SEED)
+        add_neighbor_graph(adata, LATENT_KEY, 15, SEED, THREADS)
         stages.extra["neighbors_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        sc.tl.leiden(adata, resolution=1.0, flavor="igraph", n_iterations=2, directed=False, random_state=SEED)
+        leiden_labels(adata, 1.0, SEED)
         stages.extra["leiden_s"] = time.perf_counter() - started
         started = time.perf_counter()
         sc.tl.umap(adata, min_dist=0.2, random_state=SEED)

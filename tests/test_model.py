@@ -57,7 +57,7 @@ def test_early_stopping_restores_the_best_epoch(cells):
                    dropout=0.0)
     model, history = _trained(cells, **overfit)
     best_epoch = model.training_summary["best_epoch"]
-    losses = history["validation_reconstruction_loss"]
+    losses = history["validation_reconstruction_loss"][history["beta"] == 1.0]
     assert best_epoch == losses.idxmin() and best_epoch < len(history) - 1
     assert losses.iloc[-1] > losses.min()
     assert len(history) == best_epoch + 1 + 15
@@ -65,6 +65,16 @@ def test_early_stopping_restores_the_best_epoch(cells):
     stopped_at_best, _ = _trained(cells, **{**overfit, "max_epochs": best_epoch + 1})
     for name, tensor in model.module.state_dict().items():
         assert torch.equal(tensor, stopped_at_best.module.state_dict()[name]), name
+
+
+def test_warm_up_epochs_are_never_the_best(cells):
+    """During the KL warm-up the reconstruction term weighs more, so its validation loss is not comparable."""
+    model, history = _trained(cells, max_epochs=30, early_stopping_patience=30, n_epochs_kl_warmup=20)
+    assert history["beta"].iloc[:20].max() < 1.0 and model.training_summary["best_epoch"] >= 20
+    after = history["validation_reconstruction_loss"].iloc[20:]
+    assert model.training_summary["best_epoch"] == after.idxmin()
+    short, short_history = _trained(cells, max_epochs=8, n_epochs_kl_warmup=20)
+    assert short.training_summary["best_epoch"] == short_history["validation_reconstruction_loss"].idxmin()
 
 
 def test_same_seed_gives_identical_latents_on_cpu(cells):

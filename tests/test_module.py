@@ -5,7 +5,7 @@ import scipy.sparse as sp
 import torch
 from scipy.stats import poisson
 
-from atacflow.module import PoissonVAE, poisson_rate
+from atacflow.module import PoissonReconstruction, PoissonVAE, poisson_rate
 from atacflow.sparse_batches import DeviceCSR
 
 
@@ -23,9 +23,9 @@ def test_loss_equals_scipy_poisson_log_pmf_and_gaussian_kl():
     data = DeviceCSR(counts, torch.device("cpu"))
     rows = torch.arange(6)
     torch.manual_seed(1)
-    reconstruction, kl = module.loss(data.rows(rows), data.library_size, data.library_constant)
+    reconstruction, kl = module.loss(data.dense_rows(rows), data.library_size, data.library_constant)
     torch.manual_seed(1)
-    outputs = module(data.rows(rows))
+    outputs = module(data.dense_rows(rows))
     rate = poisson_rate(outputs["logits"], data.library_size).detach().double().numpy()
     expected = -poisson.logpmf(counts.toarray(), rate).sum(axis=1)
     np.testing.assert_allclose(reconstruction.detach().numpy(), expected, rtol=1e-5)
@@ -42,18 +42,28 @@ def test_rate_of_each_cell_sums_to_its_library_size():
     counts = _small_example()
     module = PoissonVAE(n_regions=40, n_hidden=8, n_latent=3)
     data = DeviceCSR(counts, torch.device("cpu"))
-    logits = module(data.rows(torch.arange(6)))["logits"]
+    logits = module(data.dense_rows(torch.arange(6)))["logits"]
     rate = poisson_rate(logits, data.library_size)
     np.testing.assert_allclose(rate.sum(-1).detach().numpy(), np.asarray(counts.sum(axis=1)).ravel(), rtol=1e-5)
 
 
-def test_minibatch_is_sparse_and_densifies_exactly():
+def test_minibatch_densifies_exactly():
     counts = _small_example()
     data = DeviceCSR(counts, torch.device("cpu"))
     rows = torch.tensor([4, 1, 5])
-    batch = data.rows(rows)
-    assert len(batch.fragments) == counts[[4, 1, 5]].nnz
-    np.testing.assert_array_equal(batch.to_dense(40).numpy(), counts[[4, 1, 5]].toarray())
+    np.testing.assert_array_equal(data.dense_rows(rows).numpy(), counts[[4, 1, 5]].toarray())
+
+
+def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
+    """The hand-written backward equals autograd through the plain formula, and l softmax - x."""
+    counts = torch.as_tensor(_small_example().toarray(), dtype=torch.float64)
+    library = counts.sum(-1)
+    logits = torch.randn(6, 40, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda lg: PoissonReconstruction.apply(lg, counts, library), (logits,))
+    weights = torch.rand(6, dtype=torch.float64)
+    (PoissonReconstruction.apply(logits, counts, library) * weights).sum().backward()
+    expected = (library.unsqueeze(-1) * torch.softmax(logits, -1) - counts) * weights.unsqueeze(-1)
+    np.testing.assert_allclose(logits.grad.numpy(), expected.detach().numpy(), rtol=1e-10)
 
 
 def test_batch_covariate_enters_every_decoder_layer():

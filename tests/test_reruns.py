@@ -48,6 +48,7 @@ def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, ya
     [
         ("da.py", {"differential_accessibility", "plot_da", "all"}),
         ("clustering.py", {"cluster"} | AFTER_CLUSTERING),
+        ("neighbors.py", {"cluster"} | AFTER_CLUSTERING),
         ("module.py", AFTER_TRAINING),
         ("fragments.py", {"count_fragments", "filter_cells_regions"} | AFTER_TRAINING),
     ],

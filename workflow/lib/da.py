@@ -53,6 +53,10 @@ class Comparison:
     cells1: np.ndarray
     cells2: np.ndarray
 
+    def against_rest(self, n_cells):
+        """Whether group 2 is every cell outside group 1."""
+        return len(self.cells1) + len(self.cells2) == n_cells
+
 
 def bootstrap_weights(n_cells, n_draws, seed):
     """(1 + D, n) weights: row 0 is all ones (the plain group mean); rows 1..D are i.i.d. Exp(1), which
@@ -92,10 +96,16 @@ def fdr_calls(proba_da, target, min_proba=0.5):
     return calls
 
 
-def detection_rate(counts, cells):
-    """Fraction of `cells` with >= 1 fragment in each region."""
-    detected = sp.csr_matrix(counts)[cells]
-    return np.asarray((detected > 0).sum(axis=0)).ravel() / max(len(cells), 1)
+class DetectionCounts:
+    """Number of cells with >= 1 fragment per region, for any group of cells; a group's complement is
+    all - group, so every cluster against the rest reads each nonzero once in all."""
+
+    def __init__(self, counts):
+        self.detected = (sp.csr_matrix(counts) > 0).astype(np.float32)
+        self.all = np.asarray(self.detected.sum(axis=0), dtype=float).ravel()
+
+    def of(self, cells):
+        return np.asarray(self.detected[cells].sum(axis=0), dtype=float).ravel()
 
 
 def differential_accessibility(accessibility_blocks, counts, regions, comparisons, settings, device="cpu"):
@@ -124,24 +134,28 @@ def differential_accessibility(accessibility_blocks, counts, regions, comparison
                 mean2 = weighted_means(second[1], accessibility[second[0]])
             statistics = lfc_statistics(mean1, mean2, settings.delta, comparison.mode, pseudocount)
             columns[comparison.name].append({k: v.cpu().numpy() for k, v in statistics.items()})
-    return {c.name: _table(c, columns[c.name], counts, regions, settings) for c in comparisons}
+    detection = DetectionCounts(counts)
+    return {c.name: _table(c, columns[c.name], detection, regions, settings) for c in comparisons}
 
 
 def _group_tensors(comparison, weights, n_cells, device):
     """((cells1, weights1), (cells2, weights2) or None when group 2 is every other cell)."""
     cells1 = torch.as_tensor(comparison.cells1, device=device)
     first = (cells1, weights[:, cells1])
-    if len(comparison.cells1) + len(comparison.cells2) == n_cells:
+    if comparison.against_rest(n_cells):
         return first, None
     cells2 = torch.as_tensor(comparison.cells2, device=device)
     return first, (cells2, weights[:, cells2])
 
 
-def _table(comparison, blocks, counts, regions, settings):
+def _table(comparison, blocks, detection, regions, settings):
     table = pd.DataFrame({key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}, index=regions)
     table.index.name = "region"
-    table["emp_prob1"] = detection_rate(counts, comparison.cells1)
-    table["emp_prob2"] = detection_rate(counts, comparison.cells2)
+    detected1 = detection.of(comparison.cells1)
+    against_rest = comparison.against_rest(detection.detected.shape[0])
+    detected2 = detection.all - detected1 if against_rest else detection.of(comparison.cells2)
+    table["emp_prob1"] = detected1 / len(comparison.cells1)
+    table["emp_prob2"] = detected2 / len(comparison.cells2)
     table["emp_effect"] = table["emp_prob1"] - table["emp_prob2"]
     table[f"is_da_fdr_{settings.fdr_target}"] = fdr_calls(table["proba_da"], settings.fdr_target, settings.min_proba)
     table.insert(0, "comparison", comparison.name)

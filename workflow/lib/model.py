@@ -29,12 +29,14 @@ def resolve_device(device="auto"):
     return torch.device(device)
 
 
-def data_fingerprint(adata):
-    """SHA-256 of the region names and the sparse counts (indptr, indices, data)."""
+def data_fingerprint(adata, chunk=1 << 20):
+    """SHA-256 of the region names and the sparse counts (indptr and indices as int64, data as float64, so
+    that it does not depend on the stored dtypes), fed in chunks: no full-size copy of the matrix."""
     digest = hashlib.sha256("\n".join(adata.var_names).encode())
     counts = adata.X.tocsr()
-    for array in (counts.indptr.astype(np.int64), counts.indices.astype(np.int64), counts.data.astype(np.float64)):
-        digest.update(np.ascontiguousarray(array).tobytes())
+    for array, dtype in ((counts.indptr, np.int64), (counts.indices, np.int64), (counts.data, np.float64)):
+        for start in range(0, len(array), chunk):
+            digest.update(np.ascontiguousarray(array[start:start + chunk], dtype=dtype).tobytes())
     return digest.hexdigest()
 
 
@@ -113,7 +115,7 @@ class PoissonVI:
         self.module.eval()
         data = self._data(adata)
         rows = torch.arange(adata.n_obs, device=self.device)
-        means = [self.module.encoder(data.rows(chunk))[0] for chunk in rows.split(chunk_size)]
+        means = [self.module.encoder(data.dense_rows(chunk))[0] for chunk in rows.split(chunk_size)]
         return torch.cat(means).cpu().numpy()
 
     @torch.no_grad()
@@ -126,7 +128,7 @@ class PoissonVI:
         data, batch_onehot = self._data(adata), self._batch_onehot(adata)
         hidden, normalizers = [], []
         for chunk in torch.arange(adata.n_obs, device=self.device).split(chunk_size):
-            mean, variance = self.module.encoder(data.rows(chunk))
+            mean, variance = self.module.encoder(data.dense_rows(chunk))
             z = mean + variance.sqrt() * torch.randn((n_samples, *mean.shape), device=self.device)
             batch = None if batch_onehot is None else batch_onehot[chunk].expand(n_samples, -1, -1)
             states = self.module.decoder.hidden_state(z, batch)

@@ -40,10 +40,7 @@ class FullyConnected(nn.Module):
 
 
 class Encoder(nn.Module):
-    """q(z | x) = N(mu, diag sigma^2) from log1p(x); sigma^2 = exp(log_var) + 1e-4.
-
-    Only the minibatch is densified, on the device, from its sparse entries.
-    """
+    """q(z | x) = N(mu, diag sigma^2) from log1p(x); sigma^2 = exp(log_var) + 1e-4."""
 
     def __init__(self, n_regions, n_hidden, n_latent, n_layers, dropout):
         super().__init__()
@@ -52,8 +49,9 @@ class Encoder(nn.Module):
         self.mean = nn.Linear(n_hidden, n_latent)
         self.log_var = nn.Linear(n_hidden, n_latent)
 
-    def forward(self, batch):
-        hidden = self.hidden(batch.to_dense(self.n_regions, torch.log1p))
+    def forward(self, counts):
+        """counts: the dense (cells, regions) fragments of a minibatch."""
+        hidden = self.hidden(torch.log1p(counts))
         return self.mean(hidden), torch.exp(self.log_var(hidden)) + VARIANCE_EPS
 
 
@@ -71,7 +69,9 @@ class Decoder(nn.Module):
 
     def logits_from_hidden(self, hidden, regions=slice(None)):
         """Logits of a subset of regions: h W[regions]^T + b[regions]."""
-        return hidden @ self.to_logits.weight[regions].T + self.region_factors[regions]
+        return torch.addmm(self.region_factors[regions], hidden.flatten(0, -2), self.to_logits.weight[regions].T).view(
+            *hidden.shape[:-1], -1
+        )
 
     def forward(self, z, batch_onehot=None):
         return self.logits_from_hidden(self.hidden_state(z, batch_onehot))
@@ -85,32 +85,49 @@ class PoissonVAE(nn.Module):
         self.encoder = Encoder(n_regions, n_hidden, n_latent, n_layers_encoder, dropout)
         self.decoder = Decoder(n_latent, n_hidden, n_regions, n_layers_decoder, n_batches)
 
-    def forward(self, batch, batch_onehot=None):
-        mean, variance = self.encoder(batch)
+    def forward(self, counts, batch_onehot=None):
+        mean, variance = self.encoder(counts)
         z = mean + variance.sqrt() * torch.randn_like(mean)
         return {"z": z, "mean": mean, "variance": variance, "logits": self.decoder(z, batch_onehot)}
 
     @staticmethod
-    def reconstruction_loss(batch, logits, library_size, library_constant):
+    def reconstruction_loss(counts, logits, library_size, library_constant):
         """-log p(x | z) = -sum_r [x_r log(l rho_r) - l rho_r - log x_r!], rho = softmax(logits)
-        = l logsumexp(logits) - sum_{r: x_r > 0} x_r logit_r - c(x), with c(x) = l log l - l - sum_r log x_r!
-        (since sum_r rho_r = 1); only observed entries are gathered.
-        """
-        observed = torch.zeros(batch.n_cells, device=logits.device).index_add_(
-            0, batch.cells, batch.fragments * logits[batch.cells, batch.regions]
-        )
-        return library_size * torch.logsumexp(logits, dim=-1) - observed - library_constant
+        = l logsumexp(logits) - sum_r x_r logit_r - c(x), with c(x) = l log l - l - sum_r log x_r!
+        (since sum_r rho_r = 1). Gradient: d/d logit_r = l rho_r - x_r."""
+        return PoissonReconstruction.apply(logits, counts, library_size) - library_constant
 
     @staticmethod
     def kl_divergence(mean, variance):
         """KL(N(mu, diag sigma^2) || N(0, I)) = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - log sigma_k^2)."""
         return 0.5 * (mean.pow(2) + variance - 1.0 - variance.log()).sum(dim=-1)
 
-    def loss(self, batch, library_size, library_constant, batch_onehot=None):
+    def loss(self, counts, library_size, library_constant, batch_onehot=None):
         """Per-cell reconstruction loss and KL; the training objective is mean(recon + beta * KL)."""
-        outputs = self(batch, batch_onehot)
-        reconstruction = self.reconstruction_loss(batch, outputs["logits"], library_size, library_constant)
+        outputs = self(counts, batch_onehot)
+        reconstruction = self.reconstruction_loss(counts, outputs["logits"], library_size, library_constant)
         return reconstruction, self.kl_divergence(outputs["mean"], outputs["variance"])
+
+
+class PoissonReconstruction(torch.autograd.Function):
+    """l logsumexp(logits) - sum_r x_r logit_r per cell. The forward pass keeps softmax(logits) from its single
+    exp pass, and the backward pass is l softmax(logits) - x (autograd would exponentiate again and build a
+    second (cells, regions) gradient for the x term)."""
+
+    @staticmethod
+    def forward(ctx, logits, counts, library_size):
+        maximum = logits.amax(dim=-1, keepdim=True)
+        probabilities = (logits - maximum).exp_()
+        total = probabilities.sum(dim=-1, keepdim=True)
+        ctx.save_for_backward(probabilities.div_(total), counts, library_size)
+        normalizer = (maximum + total.log()).squeeze(-1)
+        return library_size * normalizer - (counts * logits).sum(dim=-1)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        probabilities, counts, library_size = ctx.saved_tensors
+        grad = probabilities * (grad_output * library_size).unsqueeze(-1)
+        return grad.sub_(counts * grad_output.unsqueeze(-1)), None, None
 
 
 def poisson_rate(logits, library_size):

@@ -1,10 +1,8 @@
-"""A cells x regions CSR matrix held on the training device; minibatches stay sparse.
+"""A cells x regions CSR matrix held on the training device; only minibatches are densified.
 
-A minibatch is the list of its nonzero entries (cell in batch, region, fragments). The encoder
-densifies that minibatch alone, on the device; the Poisson likelihood gathers only observed entries.
+A minibatch of B cells becomes a dense (B, regions) tensor on the device, filled from its nonzero
+entries; the full matrix stays sparse, so memory grows with the nonzeros, not with cells x regions.
 """
-
-from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,19 +10,6 @@ import torch
 from torch.special import gammaln
 
 from .module import library_constant
-
-
-class SparseBatch(NamedTuple):
-    cells: torch.Tensor  # position in the batch of each nonzero entry
-    regions: torch.Tensor  # region index of each nonzero entry
-    fragments: torch.Tensor  # fragment count of each nonzero entry (float32)
-    n_cells: int
-
-    def to_dense(self, n_regions, transform=None):
-        """Dense (n_cells, n_regions) minibatch of the fragments, or of transform(fragments) (zero-preserving)."""
-        dense = torch.zeros(self.n_cells, n_regions, device=self.fragments.device)
-        dense[self.cells, self.regions] = self.fragments if transform is None else transform(self.fragments)
-        return dense
 
 
 class DeviceCSR:
@@ -47,10 +32,12 @@ class DeviceCSR:
         log_factorials = torch.zeros(self.shape[0], device=device).index_add_(0, rows, gammaln(self.values + 1.0))
         self.library_constant = library_constant(self.library_size, log_factorials)
 
-    def rows(self, rows):
-        """The nonzero entries of the given rows (a tensor of row indices on the device) as a SparseBatch."""
+    def dense_rows(self, rows):
+        """The given rows (a tensor of row indices on the device) as a dense float32 (len(rows), regions) tensor."""
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         offsets = torch.cumsum(lengths, 0) - lengths
         cells = torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths)
         entries = torch.arange(len(cells), device=self.device) - offsets[cells] + starts[cells]
-        return SparseBatch(cells, self.indices[entries], self.values[entries], len(rows))
+        dense = torch.zeros(len(rows), self.shape[1], device=self.device)
+        dense[cells, self.indices[entries]] = self.values[entries]
+        return dense

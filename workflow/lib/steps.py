@@ -95,7 +95,7 @@ def compute_latent(filtered_path, model_dir, device, threads, output):
 
 def cluster(latent_path, params, seed, threads, output):
     torch.set_num_threads(threads)
-    adata = cluster_latent(read_h5ad(latent_path), seed=seed, **params)
+    adata = cluster_latent(read_h5ad(latent_path), seed=seed, n_jobs=threads, **params)
     write_h5ad(record_step(adata, "cluster", {**params, "seed": seed}), output)
 
 

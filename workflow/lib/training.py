@@ -1,4 +1,5 @@
-"""Training loop: AdamW, KL warm-up, early stopping on the validation reconstruction loss, best weights restored."""
+"""Training loop: AdamW, KL warm-up, early stopping on the validation reconstruction loss after the warm-up,
+best weights restored."""
 
 import copy
 import logging
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    lr: float = 1e-4
+    lr: float = 1e-3
     weight_decay: float = 1e-3
     eps: float = 1e-8
     batch_size: int = 128
@@ -42,7 +43,8 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     """Fit `module` to `data` (a DeviceCSR) and restore the weights of the best validation epoch.
 
     Returns the per-epoch history (train loss, validation reconstruction loss, KL, beta, seconds)
-    and the best epoch (0-based). Without validation cells, the training loss is monitored instead.
+    and the best epoch (0-based) among those after the KL warm-up. Without validation cells, the training
+    cells' reconstruction loss is monitored instead.
     """
     device = data.device
     if train_cells is None:
@@ -70,6 +72,8 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
         )
         log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, %.2f s",
                  epoch, train_loss, reconstruction, kl, beta, seconds)
+        if not _monitored(beta, settings):
+            continue
         if reconstruction < best["loss"] - settings.early_stopping_min_delta:
             best = {"loss": reconstruction, "epoch": epoch, "state": copy.deepcopy(module.state_dict())}
             epochs_without_improvement = 0
@@ -83,13 +87,20 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     return pd.DataFrame(history), best["epoch"]
 
 
+def _monitored(beta, settings):
+    """Early stopping and the best-epoch choice consider only epochs trained on the full objective (beta = 1):
+    during the KL warm-up the reconstruction term is weighted more, so its validation loss is lower by
+    construction and not comparable. A run shorter than the warm-up monitors every epoch."""
+    return beta >= 1.0 or settings.max_epochs <= settings.n_epochs_kl_warmup
+
+
 def _train_epoch(module, data, train_rows, optimizer, beta, batch_size, generator, batch_onehot):
     module.train()
     order = train_rows[torch.randperm(len(train_rows), generator=generator, device=train_rows.device)]
     total, n_cells = torch.zeros((), device=data.device), 0
     for rows in order.split(batch_size):
         reconstruction, kl = module.loss(
-            data.rows(rows), data.library_size[rows], data.library_constant[rows],
+            data.dense_rows(rows), data.library_size[rows], data.library_constant[rows],
             None if batch_onehot is None else batch_onehot[rows],
         )
         loss = (reconstruction + beta * kl).mean()
@@ -108,7 +119,7 @@ def evaluate(module, data, rows, batch_onehot=None, chunk_size=1024):
     reconstruction_sum, kl_sum = torch.zeros((), device=data.device), torch.zeros((), device=data.device)
     for chunk in rows.split(chunk_size):
         reconstruction, kl = module.loss(
-            data.rows(chunk), data.library_size[chunk], data.library_constant[chunk],
+            data.dense_rows(chunk), data.library_size[chunk], data.library_constant[chunk],
             None if batch_onehot is None else batch_onehot[chunk],
         )
         reconstruction_sum += reconstruction.sum()

@@ -1,7 +1,7 @@
 rule cluster:
     input:
         latent="results/{sample}/latent.h5ad",
-        lib=lib("clustering"),
+        lib=lib("clustering", "neighbors"),
     output:
         "results/{sample}/clustered.h5ad",
     log:

@@ -1,0 +1,101 @@
+"""Exact k-nearest-neighbor graph of the latent space with UMAP's fuzzy connectivities, in numpy.
+
+scanpy's `pp.neighbors` gives the same graph (up to its approximate search) through pynndescent and
+umap-learn, whose numba functions are compiled anew in every fresh process: 30 s or more per Snakemake
+job on 2 cores. The latent space has few dimensions (int(sqrt(n_hidden)), e.g. 7), where an exact
+KD-tree search is fast, and the fuzzy set below is vectorized over cells.
+
+For cell i with neighbor distances d_i1 <= ... <= d_i(k-1) (itself excluded), UMAP sets
+    rho_i = d_i1 (distance to the nearest other cell),
+    sigma_i such that sum_j exp(-max(0, d_ij - rho_i) / sigma_i) = log2(k)   (bisection, 64 steps),
+    w_ij = exp(-max(0, d_ij - rho_i) / sigma_i),
+and symmetrizes by the fuzzy union W + W^T - W o W^T.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.neighbors import NearestNeighbors
+
+BISECTION_STEPS = 64
+SUM_TOLERANCE = 1e-5
+MIN_SIGMA_SCALE = 1e-3
+
+
+def exact_knn(latent, n_neighbors, n_jobs=1):
+    """(indices, distances), each (cells, n_neighbors): column 0 is the cell itself at distance 0, then
+    its n_neighbors - 1 nearest other cells by Euclidean distance, nearest first."""
+    search = NearestNeighbors(n_neighbors=n_neighbors - 1, n_jobs=n_jobs).fit(latent)
+    distances, indices = search.kneighbors()
+    n_cells = latent.shape[0]
+    return (np.hstack([np.arange(n_cells)[:, None], indices]),
+            np.hstack([np.zeros((n_cells, 1), dtype=distances.dtype), distances]))
+
+
+def smooth_knn_sigmas(distances):
+    """rho and sigma per cell (UMAP's smooth_knn_dist with local_connectivity 1 and bandwidth 1)."""
+    n_cells, n_neighbors = distances.shape
+    target = np.log2(n_neighbors)
+    others = distances[:, 1:]
+    nonzero = np.where(others > 0, others, np.inf)
+    rho = np.min(nonzero, axis=1)
+    rho[~np.isfinite(rho)] = 0.0
+    shifted = others - rho[:, None]
+    low, high, sigma = np.zeros(n_cells), np.full(n_cells, np.inf), np.ones(n_cells)
+    active = np.ones(n_cells, dtype=bool)
+    for _ in range(BISECTION_STEPS):
+        rows = np.flatnonzero(active)
+        if not len(rows):
+            break
+        total = np.where(shifted[rows] > 0, np.exp(-shifted[rows] / sigma[rows, None]), 1.0).sum(axis=1)
+        converged = np.abs(total - target) < SUM_TOLERANCE
+        active[rows[converged]] = False
+        rows, total = rows[~converged], total[~converged]
+        above = total > target
+        high[rows[above]] = sigma[rows[above]]
+        low[rows[~above]] = sigma[rows[~above]]
+        unbounded = ~above & np.isinf(high[rows])
+        sigma[rows] = np.where(unbounded, sigma[rows] * 2, (low[rows] + high[rows]) / 2)
+    floor = MIN_SIGMA_SCALE * np.where(rho > 0, distances.mean(axis=1), distances.mean())
+    return rho, np.maximum(sigma, floor)
+
+
+def fuzzy_connectivities(indices, distances):
+    """The symmetric (cells x cells) CSR of UMAP connectivities W + W^T - W o W^T (self loops excluded)."""
+    rho, sigma = smooth_knn_sigmas(distances)
+    shifted = distances - rho[:, None]
+    weights = np.where((shifted <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-shifted / sigma[:, None]))
+    weights[indices == np.arange(len(indices))[:, None]] = 0.0
+    n_cells = len(indices)
+    directed = sp.csr_matrix(
+        (weights.ravel().astype(np.float32), (np.repeat(np.arange(n_cells), indices.shape[1]), indices.ravel())),
+        shape=(n_cells, n_cells),
+    )
+    directed.eliminate_zeros()
+    transposed = directed.T.tocsr()
+    union = directed + transposed - directed.multiply(transposed)
+    union.eliminate_zeros()
+    return union.tocsr()
+
+
+def knn_distances(indices, distances):
+    """The (cells x cells) CSR of distances to the k - 1 nearest other cells (scanpy's `distances`)."""
+    n_cells, n_neighbors = indices.shape
+    matrix = sp.csr_matrix(
+        (distances[:, 1:].ravel(), (np.repeat(np.arange(n_cells), n_neighbors - 1), indices[:, 1:].ravel())),
+        shape=(n_cells, n_cells),
+    )
+    return matrix
+
+
+def add_neighbor_graph(adata, use_rep, n_neighbors=15, seed=0, n_jobs=1):
+    """Store the graph where scanpy's `pp.neighbors` would (`obsp`, `uns['neighbors']`), so that
+    `tl.leiden` and `tl.umap` use it unchanged."""
+    indices, distances = exact_knn(np.asarray(adata.obsm[use_rep], dtype=np.float64), n_neighbors, n_jobs)
+    adata.obsp["distances"] = knn_distances(indices, distances)
+    adata.obsp["connectivities"] = fuzzy_connectivities(indices, distances)
+    adata.uns["neighbors"] = {
+        "connectivities_key": "connectivities", "distances_key": "distances",
+        "params": {"n_neighbors": n_neighbors, "method": "umap", "metric": "euclidean", "random_state": seed,
+                   "use_rep": use_rep, "knn": "exact"},
+    }
+    return adata
