@@ -17,7 +17,7 @@ clusters (1,547 at 50k cells). DA of 1,547 clusters vs the rest took 159 s and a
 Per size: wall time and peak resident memory of every stage, nonzeros, and cells x regions, to show whether
 memory follows the nonzeros (sparse) or cells x regions (dense).
 
-Usage: .venv-bench/bin/python benchmarks/bench_scale.py [DATA_FOLDER] [--sizes 14125,50000,100000,200000]
+Usage: .venv-bench/bin/python benchmarks/bench_scale.py [DATA_FOLDER] [--sizes 14125,50000,100000,200000,400000]
        [--epochs 3] [--scvi-at 50000] [--scratch /tmp/atacflow_scale] [--deadline-min M]
 Writes benchmarks/out/scale.tsv and benchmarks/out/scale_stages.json.
 """
@@ -181,7 +181,7 @@ def rows_of(result, n_cells):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", nargs="?", default=str(DEFAULT_DATA))
-    parser.add_argument("--sizes", default="14125,50000,100000,200000")
+    parser.add_argument("--sizes", default="14125,50000,100000,200000,400000")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--scvi-at", default="", help="comma-separated sizes at which to run scvi-tools too")
     parser.add_argument("--no-ours", action="store_true", help="run only the --scvi-at scvi-tools sizes")

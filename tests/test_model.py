@@ -77,6 +77,11 @@ def test_warm_up_epochs_are_never_the_best(cells):
     assert short.training_summary["best_epoch"] == short_history["validation_reconstruction_loss"].idxmin()
 
 
+def test_diverged_training_is_an_error_naming_the_learning_rate(cells):
+    with pytest.raises(InputError, match=r"not finite .* lower train.lr"):
+        _trained(cells, lr=1e6, max_epochs=4, n_epochs_kl_warmup=1)
+
+
 def test_same_seed_gives_identical_latents_on_cpu(cells):
     first, _ = _trained(cells, max_epochs=5)
     second, _ = _trained(cells, max_epochs=5)

@@ -1,9 +1,11 @@
 """The exact kNN graph and its fuzzy connectivities against umap-learn's own functions."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from umap.umap_ import fuzzy_simplicial_set
 
+from atacflow.errors import InputError
 from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances
 
 
@@ -41,3 +43,23 @@ def test_distances_hold_the_other_neighbors():
     matrix = knn_distances(indices, distances)
     assert (np.diff(matrix.indptr) == 14).all()
     np.testing.assert_allclose(np.sort(matrix[3].data), distances[3, 1:])
+
+
+def test_copies_are_at_distance_zero_in_many_dimensions():
+    """Above 15 dimensions the search must still give duplicated cells distance exactly 0 (no |x|^2 expansion)."""
+    rng = np.random.default_rng(1)
+    points = rng.normal(5.0, 1.0, size=(200, 20))
+    latent = np.vstack([points, points[:50]])
+    indices, distances = exact_knn(latent, 10)
+    np.testing.assert_array_equal(distances[:50, 1], 0.0)
+    assert (indices[:50, 1] == np.arange(200, 250)).all()
+    ours = fuzzy_connectivities(indices, distances)
+    theirs, _, _ = fuzzy_simplicial_set(
+        sp.coo_matrix((len(indices), 1)), 10, None, None, knn_indices=indices, knn_dists=distances
+    )
+    np.testing.assert_allclose(ours.toarray(), theirs.toarray(), atol=1e-5)
+
+
+def test_more_neighbors_than_cells_names_the_setting():
+    with pytest.raises(InputError, match=r"cluster.n_neighbors: found 30 for 20 cells"):
+        exact_knn(np.zeros((20, 3)), 30)

@@ -53,9 +53,10 @@ class Comparison:
     cells1: np.ndarray
     cells2: np.ndarray
 
-    def against_rest(self, n_cells):
-        """Whether group 2 is every cell outside group 1."""
-        return len(self.cells1) + len(self.cells2) == n_cells
+    def complements(self, n_cells):
+        """Whether group 2 is exactly every cell outside group 1 (two distinct groups that together hold all
+        n_cells), so that group 2's sums are all - group 1's."""
+        return self.group1 != self.group2 and len(self.cells1) + len(self.cells2) == n_cells
 
 
 def bootstrap_weights(n_cells, n_draws, seed):
@@ -142,7 +143,7 @@ def _group_tensors(comparison, weights, n_cells, device):
     """((cells1, weights1), (cells2, weights2) or None when group 2 is every other cell)."""
     cells1 = torch.as_tensor(comparison.cells1, device=device)
     first = (cells1, weights[:, cells1])
-    if comparison.against_rest(n_cells):
+    if comparison.complements(n_cells):
         return first, None
     cells2 = torch.as_tensor(comparison.cells2, device=device)
     return first, (cells2, weights[:, cells2])
@@ -152,8 +153,8 @@ def _table(comparison, blocks, detection, regions, settings):
     table = pd.DataFrame({key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}, index=regions)
     table.index.name = "region"
     detected1 = detection.of(comparison.cells1)
-    against_rest = comparison.against_rest(detection.detected.shape[0])
-    detected2 = detection.all - detected1 if against_rest else detection.of(comparison.cells2)
+    complements = comparison.complements(detection.detected.shape[0])
+    detected2 = detection.all - detected1 if complements else detection.of(comparison.cells2)
     table["emp_prob1"] = detected1 / len(comparison.cells1)
     table["emp_prob2"] = detected2 / len(comparison.cells2)
     table["emp_effect"] = table["emp_prob1"] - table["emp_prob2"]

@@ -1,6 +1,6 @@
 """The PoissonVI network (Martens et al., Nature Methods 2023): encoder, decoder and loss.
 
-This module knows nothing of AnnData or files: it maps sparse minibatches of fragment counts to the loss.
+This module knows nothing of AnnData or files: it maps dense minibatches of fragment counts to the loss.
 
 Generative model for cell n with fragment counts x_n over R regions and library size l_n = sum_r x_nr:
 
@@ -12,6 +12,7 @@ where f is the decoder MLP (batch one-hot s_n injected into every layer) and b t
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 VARIANCE_EPS = 1e-4
 
@@ -124,6 +125,7 @@ class PoissonReconstruction(torch.autograd.Function):
         return library_size * normalizer - (counts * logits).sum(dim=-1)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
         probabilities, counts, library_size = ctx.saved_tensors
         grad = probabilities * (grad_output * library_size).unsqueeze(-1)

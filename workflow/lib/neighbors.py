@@ -3,7 +3,7 @@
 scanpy's `pp.neighbors` gives the same graph (up to its approximate search) through pynndescent and
 umap-learn, whose numba functions are compiled anew in every fresh process: 30 s or more per Snakemake
 job on 2 cores. The latent space has few dimensions (int(sqrt(n_hidden)), e.g. 7), where an exact
-KD-tree search is fast, and the fuzzy set below is vectorized over cells.
+tree search is fast, and the fuzzy set below is vectorized over cells.
 
 For cell i with neighbor distances d_i1 <= ... <= d_i(k-1) (itself excluded), UMAP sets
     rho_i = d_i1 (distance to the nearest other cell),
@@ -16,17 +16,29 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
+from .errors import InputError
+
 BISECTION_STEPS = 64
 SUM_TOLERANCE = 1e-5
 MIN_SIGMA_SCALE = 1e-3
+KD_TREE_MAX_DIMENSIONS = 15
 
 
 def exact_knn(latent, n_neighbors, n_jobs=1):
     """(indices, distances), each (cells, n_neighbors): column 0 is the cell itself at distance 0, then
-    its n_neighbors - 1 nearest other cells by Euclidean distance, nearest first."""
-    search = NearestNeighbors(n_neighbors=n_neighbors - 1, n_jobs=n_jobs).fit(latent)
-    distances, indices = search.kneighbors()
+    its n_neighbors - 1 nearest other cells by Euclidean distance, nearest first.
+
+    A tree search (KD-tree up to 15 dimensions, ball tree above) computes each distance directly, so copies of
+    a cell are at distance exactly 0 (scikit-learn's brute force expands |x|^2 - 2xy + |y|^2, which does not)."""
     n_cells = latent.shape[0]
+    if not 2 <= n_neighbors <= n_cells:
+        raise InputError(
+            f"config cluster.n_neighbors: found {n_neighbors} for {n_cells} cells; expected 2 to {n_cells} "
+            "(the cell itself counts as one)"
+        )
+    algorithm = "kd_tree" if latent.shape[1] <= KD_TREE_MAX_DIMENSIONS else "ball_tree"
+    search = NearestNeighbors(n_neighbors=n_neighbors - 1, algorithm=algorithm, n_jobs=n_jobs).fit(latent)
+    distances, indices = search.kneighbors()
     return (np.hstack([np.arange(n_cells)[:, None], indices]),
             np.hstack([np.zeros((n_cells, 1), dtype=distances.dtype), distances]))
 
@@ -46,7 +58,7 @@ def smooth_knn_sigmas(distances):
         rows = np.flatnonzero(active)
         if not len(rows):
             break
-        total = np.where(shifted[rows] > 0, np.exp(-shifted[rows] / sigma[rows, None]), 1.0).sum(axis=1)
+        total = np.exp(-np.maximum(shifted[rows], 0.0) / sigma[rows, None]).sum(axis=1)
         converged = np.abs(total - target) < SUM_TOLERANCE
         active[rows[converged]] = False
         rows, total = rows[~converged], total[~converged]
@@ -63,7 +75,7 @@ def fuzzy_connectivities(indices, distances):
     """The symmetric (cells x cells) CSR of UMAP connectivities W + W^T - W o W^T (self loops excluded)."""
     rho, sigma = smooth_knn_sigmas(distances)
     shifted = distances - rho[:, None]
-    weights = np.where((shifted <= 0) | (sigma[:, None] == 0), 1.0, np.exp(-shifted / sigma[:, None]))
+    weights = np.exp(-np.maximum(shifted, 0.0) / sigma[:, None])  # 1 where d_ij <= rho_i
     weights[indices == np.arange(len(indices))[:, None]] = 0.0
     n_cells = len(indices)
     directed = sp.csr_matrix(

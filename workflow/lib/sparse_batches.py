@@ -21,7 +21,7 @@ class DeviceCSR:
 
     def __init__(self, counts, device):
         counts = sp.csr_matrix(counts)
-        counts.sort_indices()
+        counts.sum_duplicates()  # also sorts the indices
         self.shape = counts.shape
         self.device = device
         self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -82,6 +84,12 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
             if epochs_without_improvement >= settings.early_stopping_patience:
                 log.info("early stopping at epoch %d: no improvement for %d epochs", epoch, epochs_without_improvement)
                 break
+    if best["state"] is None:
+        raise InputError(
+            f"training: the validation reconstruction loss was not finite in any epoch after the KL warm-up "
+            f"(last: {history[-1]['validation_reconstruction_loss']}); expected finite losses: lower train.lr "
+            f"(now {settings.lr}) or check the input counts"
+        )
     module.load_state_dict(best["state"])
     log.info("restored the weights of epoch %d (validation reconstruction loss %.3f)", best["epoch"], best["loss"])
     return pd.DataFrame(history), best["epoch"]
