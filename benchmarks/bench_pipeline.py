@@ -140,22 +140,11 @@ def pipeline_scvi(folder, max_epochs):
         import scanpy as sc
         import scvi
 
-        from tool_scvi import EpochTimer
+        from tool_scvi import tutorial_recipe
     with stages.stage("read"):
         adata = _read_with_anndata(folder)
     stages.extra["nnz_raw"] = int(adata.X.nnz)
-    with stages.stage("fragments+filter"):
-        scvi.data.reads_to_fragments(adata)
-        sc.pp.filter_genes(adata, min_cells=int(adata.n_obs * MIN_REGION_CELL_FRACTION))
-    stages.extra.update({"n_cells": adata.n_obs, "n_regions": adata.n_vars,
-                         "nnz_filtered": int(adata.layers["fragments"].nnz)})
-    timer = EpochTimer()
-    with stages.stage("train"):
-        scvi.settings.seed = SEED
-        scvi.external.POISSONVI.setup_anndata(adata, layer="fragments")
-        model = scvi.external.POISSONVI(adata)
-        kwargs = {} if max_epochs is None else {"max_epochs": max_epochs}
-        model.train(accelerator="cpu", callbacks=[timer], enable_progress_bar=False, **kwargs)
+    model, timer = tutorial_recipe(stages, adata, MIN_REGION_CELL_FRACTION, max_epochs)
     validation = model.history["reconstruction_loss_validation"]["reconstruction_loss_validation"].to_numpy()
     stages.extra.update({"epochs": len(validation), "best_epoch": int(validation.argmin()) + 1,
                          "s_per_epoch": float(pd.Series(timer.seconds).median()),

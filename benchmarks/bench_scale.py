@@ -121,27 +121,16 @@ def pipeline_scvi_scale(path, epochs):
     stages = Stages("scvi-tools")
     with stages.stage("import"):
         import scanpy as sc
-        import scvi
 
         from atacflow.matrix_io import read_peak_matrix
-        from tool_scvi import EpochTimer
+        from tool_scvi import tutorial_recipe  # imports scvi-tools
     with stages.stage("read"):  # the same reader (scanpy's read_10x_h5 expects genome/feature_type Gene data)
         adata = read_peak_matrix(path)
         adata.X = adata.X.astype(np.float32)
         adata.obs["cell_type"] = pd.read_csv(labels_path(path), sep="\t", index_col=0)["cell_type"].reindex(
             adata.obs_names).to_numpy()
     stages.extra["nnz_raw"] = int(adata.X.nnz)
-    with stages.stage("fragments+filter"):
-        scvi.data.reads_to_fragments(adata)
-        sc.pp.filter_genes(adata, min_cells=int(adata.n_obs * 0.01))
-    stages.extra.update({"n_cells": adata.n_obs, "n_regions": adata.n_vars,
-                         "nnz_filtered": int(adata.layers["fragments"].nnz)})
-    timer = EpochTimer()
-    with stages.stage("train"):
-        scvi.settings.seed = SEED
-        scvi.external.POISSONVI.setup_anndata(adata, layer="fragments")
-        model = scvi.external.POISSONVI(adata)
-        model.train(max_epochs=epochs, accelerator="cpu", callbacks=[timer], enable_progress_bar=False)
+    model, timer = tutorial_recipe(stages, adata, 0.01, epochs)
     stages.extra.update({"epochs": len(timer.seconds), "s_per_epoch": float(np.median(timer.seconds)),
                          "s_per_epoch_all": [round(s, 2) for s in timer.seconds]})
     with stages.stage("latent"):

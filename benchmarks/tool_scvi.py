@@ -38,6 +38,27 @@ class EpochTimer(pl.Callback):
         self.seconds.append(time.perf_counter() - self._started)
 
 
+def tutorial_recipe(stages, adata, min_region_cell_fraction, max_epochs=None):
+    """Stages "fragments+filter" and "train" of the PoissonVI tutorial on `adata` (read counts in X):
+    reads_to_fragments, filter_genes(min_cells), setup_anndata(layer="fragments"), POISSONVI(adata).train
+    (max_epochs None: its default) with scvi.settings.seed = SEED. Returns the model and the epoch timer."""
+    import scanpy as sc
+
+    with stages.stage("fragments+filter"):
+        scvi.data.reads_to_fragments(adata)
+        sc.pp.filter_genes(adata, min_cells=int(adata.n_obs * min_region_cell_fraction))
+    stages.extra.update({"n_cells": adata.n_obs, "n_regions": adata.n_vars,
+                         "nnz_filtered": int(adata.layers["fragments"].nnz)})
+    timer = EpochTimer()
+    with stages.stage("train"):
+        scvi.settings.seed = SEED
+        scvi.external.POISSONVI.setup_anndata(adata, layer="fragments")
+        model = scvi.external.POISSONVI(adata)
+        kwargs = {} if max_epochs is None else {"max_epochs": max_epochs}
+        model.train(accelerator="cpu", callbacks=[timer], enable_progress_bar=False, **kwargs)
+    return model, timer
+
+
 def scvi_anndata(adata):
     """Copy with the same fragment matrix in X and the cell annotation, registered as in the tutorial."""
     data = adata.copy()

@@ -97,16 +97,23 @@ def fdr_calls(proba_da, target, min_proba=0.5):
     return calls
 
 
-class DetectionCounts:
-    """Number of cells with >= 1 fragment per region, for any group of cells; a group's complement is
-    all - group, so every cluster against the rest reads each nonzero once in all."""
+class DetectionRates:
+    """Fraction of each group's cells with >= 1 fragment per region. When group 2 complements group 1, its
+    counts are all - group 1's, so every cluster against the rest reads each nonzero once in all."""
 
     def __init__(self, counts):
         self.detected = (sp.csr_matrix(counts) > 0).astype(np.float32)
-        self.all = np.asarray(self.detected.sum(axis=0), dtype=float).ravel()
+        self.all = self._count(slice(None))
 
-    def of(self, cells):
+    def _count(self, cells):
         return np.asarray(self.detected[cells].sum(axis=0), dtype=float).ravel()
+
+    def of(self, comparison):
+        """(emp_prob1, emp_prob2) of a comparison."""
+        detected1 = self._count(comparison.cells1)
+        complements = comparison.complements(self.detected.shape[0])
+        detected2 = self.all - detected1 if complements else self._count(comparison.cells2)
+        return detected1 / len(comparison.cells1), detected2 / len(comparison.cells2)
 
 
 def differential_accessibility(accessibility_blocks, counts, regions, comparisons, settings, device="cpu"):
@@ -135,7 +142,7 @@ def differential_accessibility(accessibility_blocks, counts, regions, comparison
                 mean2 = weighted_means(second[1], accessibility[second[0]])
             statistics = lfc_statistics(mean1, mean2, settings.delta, comparison.mode, pseudocount)
             columns[comparison.name].append({k: v.cpu().numpy() for k, v in statistics.items()})
-    detection = DetectionCounts(counts)
+    detection = DetectionRates(counts)
     return {c.name: _table(c, columns[c.name], detection, regions, settings) for c in comparisons}
 
 
@@ -152,11 +159,7 @@ def _group_tensors(comparison, weights, n_cells, device):
 def _table(comparison, blocks, detection, regions, settings):
     table = pd.DataFrame({key: np.concatenate([block[key] for block in blocks]) for key in blocks[0]}, index=regions)
     table.index.name = "region"
-    detected1 = detection.of(comparison.cells1)
-    complements = comparison.complements(detection.detected.shape[0])
-    detected2 = detection.all - detected1 if complements else detection.of(comparison.cells2)
-    table["emp_prob1"] = detected1 / len(comparison.cells1)
-    table["emp_prob2"] = detected2 / len(comparison.cells2)
+    table["emp_prob1"], table["emp_prob2"] = detection.of(comparison)
     table["emp_effect"] = table["emp_prob1"] - table["emp_prob2"]
     table[f"is_da_fdr_{settings.fdr_target}"] = fdr_calls(table["proba_da"], settings.fdr_target, settings.min_proba)
     table.insert(0, "comparison", comparison.name)

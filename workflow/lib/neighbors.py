@@ -74,14 +74,8 @@ def smooth_knn_sigmas(distances):
 def fuzzy_connectivities(indices, distances):
     """The symmetric (cells x cells) CSR of UMAP connectivities W + W^T - W o W^T (self loops excluded)."""
     rho, sigma = smooth_knn_sigmas(distances)
-    shifted = distances - rho[:, None]
-    weights = np.exp(-np.maximum(shifted, 0.0) / sigma[:, None])  # 1 where d_ij <= rho_i
-    weights[indices == np.arange(len(indices))[:, None]] = 0.0
-    n_cells = len(indices)
-    directed = sp.csr_matrix(
-        (weights.ravel().astype(np.float32), (np.repeat(np.arange(n_cells), indices.shape[1]), indices.ravel())),
-        shape=(n_cells, n_cells),
-    )
+    weights = np.exp(-np.maximum(distances - rho[:, None], 0.0) / sigma[:, None])  # 1 where d_ij <= rho_i
+    directed = _neighbor_matrix(indices, weights.astype(np.float32))
     directed.eliminate_zeros()
     transposed = directed.T.tocsr()
     union = directed + transposed - directed.multiply(transposed)
@@ -91,12 +85,15 @@ def fuzzy_connectivities(indices, distances):
 
 def knn_distances(indices, distances):
     """The (cells x cells) CSR of distances to the k - 1 nearest other cells (scanpy's `distances`)."""
+    return _neighbor_matrix(indices, distances)
+
+
+def _neighbor_matrix(indices, values):
+    """(cells x cells) CSR with values[i, j] at (i, indices[i, j]) for the other cells, columns 1..k-1 (column 0
+    is the cell itself, as `exact_knn` returns it)."""
     n_cells, n_neighbors = indices.shape
-    matrix = sp.csr_matrix(
-        (distances[:, 1:].ravel(), (np.repeat(np.arange(n_cells), n_neighbors - 1), indices[:, 1:].ravel())),
-        shape=(n_cells, n_cells),
-    )
-    return matrix
+    rows = np.repeat(np.arange(n_cells), n_neighbors - 1)
+    return sp.csr_matrix((values[:, 1:].ravel(), (rows, indices[:, 1:].ravel())), shape=(n_cells, n_cells))
 
 
 def add_neighbor_graph(adata, use_rep, n_neighbors=15, seed=0, n_jobs=1):

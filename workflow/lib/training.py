@@ -107,10 +107,7 @@ def _train_epoch(module, data, train_rows, optimizer, beta, batch_size, generato
     order = train_rows[torch.randperm(len(train_rows), generator=generator, device=train_rows.device)]
     total, n_cells = torch.zeros((), device=data.device), 0
     for rows in order.split(batch_size):
-        reconstruction, kl = module.loss(
-            data.dense_rows(rows), data.library_size[rows], data.library_constant[rows],
-            None if batch_onehot is None else batch_onehot[rows],
-        )
+        reconstruction, kl = _losses(module, data, rows, batch_onehot)
         loss = (reconstruction + beta * kl).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -126,10 +123,15 @@ def evaluate(module, data, rows, batch_onehot=None, chunk_size=1024):
     module.eval()
     reconstruction_sum, kl_sum = torch.zeros((), device=data.device), torch.zeros((), device=data.device)
     for chunk in rows.split(chunk_size):
-        reconstruction, kl = module.loss(
-            data.dense_rows(chunk), data.library_size[chunk], data.library_constant[chunk],
-            None if batch_onehot is None else batch_onehot[chunk],
-        )
+        reconstruction, kl = _losses(module, data, chunk, batch_onehot)
         reconstruction_sum += reconstruction.sum()
         kl_sum += kl.sum()
     return float(reconstruction_sum) / len(rows), float(kl_sum) / len(rows)
+
+
+def _losses(module, data, rows, batch_onehot):
+    """Per-cell reconstruction loss and KL of the given rows of `data`."""
+    return module.loss(
+        data.dense_rows(rows), data.library_size[rows], data.library_constant[rows],
+        None if batch_onehot is None else batch_onehot[rows],
+    )
