@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atacflow.comparisons import join_cell_metadata
+from atacflow.annotations import join_cell_metadata
 from atacflow.filtering import filter_cells_and_regions
 from atacflow.fragments import to_fragments
 from atacflow.matrix_io import read_peak_matrix

@@ -95,7 +95,7 @@ def pipeline_ours(folder, max_epochs):
     with stages.stage("import"):
         import torch  # noqa: F401
 
-        from atacflow.comparisons import join_cell_metadata
+        from atacflow.annotations import join_cell_metadata
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix

@@ -76,7 +76,7 @@ def pipeline_ours_scale(path, epochs):
     with stages.stage("import"):
         import scanpy as sc
 
-        from atacflow.comparisons import join_cell_metadata
+        from atacflow.annotations import join_cell_metadata
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix

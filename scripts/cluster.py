@@ -1,10 +1,10 @@
 """Rule cluster: neighbors, Leiden and UMAP on the latent."""
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.cluster import cluster
 
 run_step(
-    lambda: steps.cluster(
+    lambda: cluster(
         snakemake.input.latent,  # noqa: F821
         dict(snakemake.params.cluster),  # noqa: F821
         snakemake.params.seed,  # noqa: F821

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.da import differential_accessibility_tables
 
 run_step(
-    lambda: steps.differential_accessibility_tables(
+    lambda: differential_accessibility_tables(
         snakemake.input.clustered,  # noqa: F821
         Path(snakemake.input.weights).parent,  # noqa: F821
         dict(snakemake.params.da),  # noqa: F821

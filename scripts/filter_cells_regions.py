@@ -1,9 +1,9 @@
 """Rule filter_cells_regions: region and cell filters, with the numbers before and after."""
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.filter import filter_matrix
 
 run_step(
-    lambda: steps.filter_matrix(snakemake.input.fragments, dict(snakemake.params.filter), snakemake.output.filtered, snakemake.output.stats),
+    lambda: filter_matrix(snakemake.input.fragments, dict(snakemake.params.filter), snakemake.output.filtered, snakemake.output.stats),
     snakemake.log[0],  # noqa: F821
 )

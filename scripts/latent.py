@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.latent import compute_latent
 
 run_step(
-    lambda: steps.compute_latent(
+    lambda: compute_latent(
         snakemake.input.filtered,  # noqa: F821
         Path(snakemake.input.weights).parent,  # noqa: F821
         snakemake.params.device,  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule read_matrix: Cell Ranger ATAC matrix (+ cell annotation) to raw.h5ad."""
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.read import read_matrix
 
 run_step(
-    lambda: steps.read_matrix(snakemake.params.matrix, snakemake.params.cell_metadata, snakemake.output[0]),
+    lambda: read_matrix(snakemake.params.matrix, snakemake.params.cell_metadata, snakemake.output[0]),
     snakemake.log[0],  # noqa: F821
 )

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from atacflow import steps
 from atacflow.errors import run_step
+from atacflow.steps.train import train_model
 
 run_step(
-    lambda: steps.train_model(
+    lambda: train_model(
         snakemake.input.filtered,  # noqa: F821
         dict(snakemake.params.model),  # noqa: F821
         dict(snakemake.params.train),  # noqa: F821
@@ -15,6 +15,7 @@ run_step(
         snakemake.threads,  # noqa: F821
         Path(snakemake.output.weights).parent,  # noqa: F821
         snakemake.output.history,  # noqa: F821
+        snakemake.params.checkpoint,  # noqa: F821
     ),
     snakemake.log[0],  # noqa: F821
 )

@@ -15,6 +15,7 @@ SIGNAC = DATA / "signac_atac_small"
 PBMC_H5 = DATA / "pbmc_sorted_peaks.h5"
 PBMC_MTX = DATA / "pbmc_sorted_mtx"
 TEST_CONFIG = ROOT / "tests" / "config" / "config.yaml"
+UNANNOTATED = ROOT / "tests" / "config" / "unannotated.yaml"  # for samples without the Granja cell annotation
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
@@ -30,11 +31,16 @@ def write_sample_sheet(folder, rows):
     return sheet
 
 
-def run_snakemake(workdir, *arguments, configfiles=(), check=True):
+def snakemake_command(workdir, *arguments, configfiles=(), base_config=TEST_CONFIG):
+    """The command running the workflow in `workdir` on its samples.tsv, with `base_config` plus `configfiles`."""
+    return [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
+            "--configfile", str(base_config), *map(str, configfiles),
+            "--config", f"samples={Path(workdir) / 'samples.tsv'}", *arguments]
+
+
+def run_snakemake(workdir, *arguments, configfiles=(), check=True, base_config=TEST_CONFIG):
     """Run the workflow in `workdir` with the test config plus `configfiles`; returns the CompletedProcess."""
-    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-               "--configfile", str(TEST_CONFIG), *map(str, configfiles),
-               "--config", f"samples={Path(workdir) / 'samples.tsv'}", *arguments]
+    command = snakemake_command(workdir, *arguments, configfiles=configfiles, base_config=base_config)
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")

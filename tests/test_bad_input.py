@@ -5,11 +5,12 @@ import shutil
 
 import pytest
 
-from conftest import GRANJA_1K, SIGNAC, run_snakemake, write_sample_sheet
+from conftest import GRANJA_1K, SIGNAC, UNANNOTATED, run_snakemake, write_sample_sheet
 
 
 def _workflow_error(workdir, *configfiles):
-    result = run_snakemake(workdir, "--until", "filter_cells_regions", configfiles=configfiles, check=False)
+    result = run_snakemake(workdir, "--until", "filter_cells_regions", configfiles=[UNANNOTATED, *configfiles],
+                           check=False)
     assert result.returncode != 0
     return result.stdout + result.stderr
 
@@ -76,3 +77,33 @@ def test_cell_metadata_without_matching_barcodes(tmp_path):
     output = _workflow_error(tmp_path)
     assert "none of its 1 barcodes" in output and "match the 1000 cells" in output
     _no_outputs(tmp_path, "annotated")
+
+
+@pytest.mark.parametrize(
+    "yaml_text, metadata, expected",
+    [
+        ("plots:\n  umap_columns: [cell_type]\n", False,
+         "config plots.umap_columns[0]: column 'cell_type' is not in the cell annotation of sample 'mine' "
+         "(no cell_metadata); columns found: ['leiden']"),
+        ("model:\n  batch_key: donor\n", True,
+         "config model.batch_key: column 'donor' is not in the cell annotation of sample 'mine' (cell_metadata "),
+        ("da:\n  comparisons:\n    - {groupby: cell_type, group1: 17_B, group2: Neuron}\n", True,
+         "config da.comparisons[0].group2: group 'Neuron' of column 'cell_type' has 0 cells in sample 'mine'"),
+        ("da:\n  comparisons:\n    - {groupby: celltype, group1: 17_B}\n", True,
+         "config da.comparisons[0].groupby: column 'celltype' is not in the cell annotation of sample 'mine'"),
+    ],
+    ids=["umap-column-without-annotation", "batch-key", "comparison-group", "comparison-column"],
+)
+def test_config_naming_missing_annotations_fails_before_any_job(tmp_path, yaml_text, metadata, expected):
+    """Checked when the workflow is planned: one message naming key, value, sample and the columns that exist;
+    no job runs, so no training starts."""
+    write_sample_sheet(tmp_path, [("mine", GRANJA_1K, GRANJA_1K / "cells.tsv.gz" if metadata else "")])
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(yaml_text)
+    result = run_snakemake(tmp_path, configfiles=[UNANNOTATED, wrong], check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in output
+    if metadata:
+        assert "columns found: ['sample', 'cell_type', 'frip', 'total_reads', 'leiden']" in output or "Neuron" in output
+    assert "train_model" not in output and "Traceback" not in output
+    assert not (tmp_path / "results").exists()

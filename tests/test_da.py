@@ -6,7 +6,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from atacflow.comparisons import cluster_comparisons, configured_comparisons, join_cell_metadata, make_comparison
+from atacflow.annotations import join_cell_metadata
+from atacflow.comparisons import cluster_comparisons, configured_comparisons, make_comparison
 from atacflow.da import DASettings, bootstrap_weights, differential_accessibility, fdr_calls, region_blocks
 from atacflow.errors import InputError
 

@@ -1,6 +1,8 @@
 """Exact reruns: after each kind of change, `snakemake --dry-run` plans exactly the rules that depend on it."""
 
 import os
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -43,23 +45,68 @@ def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, ya
     assert planned_rules(workflow_run, [change]) == expected
 
 
+FROM_FILTER = {"filter_cells_regions"} | AFTER_TRAINING
+EVERY_RULE = {"read_matrix", "count_fragments"} | FROM_FILTER
+PLOTS = {"plot_training", "plot_umap", "plot_da", "all"}
+
+
 @pytest.mark.parametrize(
     "module, expected",
     [
-        ("da.py", {"differential_accessibility", "plot_da", "all"}),
+        # each rule's own step module: that stage and what follows it, nothing upstream
+        ("steps/read.py", EVERY_RULE),
+        ("steps/fragments.py", {"count_fragments"} | FROM_FILTER),
+        ("steps/filter.py", FROM_FILTER),
+        ("steps/train.py", AFTER_TRAINING),
+        ("steps/latent.py", AFTER_TRAINING - {"train_model", "plot_training"}),
+        ("steps/cluster.py", {"cluster"} | AFTER_CLUSTERING),
+        ("steps/da.py", {"differential_accessibility", "plot_da", "all"}),
+        ("steps/plot_training.py", {"plot_training", "all"}),
+        ("steps/plot_umap.py", {"plot_umap", "all"}),
+        ("steps/plot_da.py", {"plot_da", "all"}),
+        # library modules: every rule whose script imports them, directly or through other modules
+        ("matrix_io.py", EVERY_RULE),
+        ("fragments.py", {"count_fragments"} | FROM_FILTER),
+        ("filtering.py", FROM_FILTER),
+        ("module.py", AFTER_TRAINING),
+        ("checkpoints.py", AFTER_TRAINING),
         ("clustering.py", {"cluster"} | AFTER_CLUSTERING),
         ("neighbors.py", {"cluster"} | AFTER_CLUSTERING),
-        ("module.py", AFTER_TRAINING),
-        ("fragments.py", {"count_fragments", "filter_cells_regions"} | AFTER_TRAINING),
+        ("da.py", {"differential_accessibility", "plot_da", "all"}),
+        ("plots.py", PLOTS),
+        ("steps/files.py", EVERY_RULE),
     ],
 )
-def test_a_library_change_reruns_the_rules_that_use_it(workflow_run, module, expected):
-    """A real edit (Snakemake compares checksums, so a mere touch is not a change); the file is restored after."""
-    path = ROOT / "workflow" / "lib" / module
+def test_a_code_change_reruns_the_rules_that_run_it(workflow_run, module, expected):
+    with edited(ROOT / "workflow" / "lib" / module):
+        assert planned_rules(workflow_run) == expected
+
+
+def test_a_config_check_change_reruns_nothing(workflow_run):
+    """config_checks.py runs when the workflow is planned, not inside a rule: editing it reruns no job."""
+    with edited(ROOT / "workflow" / "lib" / "config_checks.py"):
+        assert planned_rules(workflow_run) == set()
+
+
+@contextmanager
+def edited(path):
+    """A real one-line edit (Snakemake compares checksums, so a mere touch is not a change), restored after."""
     original, before = path.read_bytes(), path.stat()
     path.write_bytes(original + b"\n# an edit\n")
     try:
-        assert planned_rules(workflow_run) == expected
+        yield
     finally:
         path.write_bytes(original)
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_rule_declares_the_modules_its_script_imports_and_no_others():
+    from atacflow.code_dependencies import library_files
+
+    lib = ROOT / "workflow" / "lib"
+    declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "plot_umap.py", lib)}
+    assert declared == {"__init__.py", "errors.py", "keys.py", "plots.py", "steps/__init__.py", "steps/files.py",
+                        "steps/plot_umap.py"}
+    declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "train_model.py", lib)}
+    assert {"model.py", "module.py", "training.py", "checkpoints.py", "sparse_batches.py"} <= declared
+    assert not declared & {"plots.py", "da.py", "clustering.py", "matrix_io.py"}

@@ -4,16 +4,17 @@ import logging
 
 import scanpy as sc
 
+from .keys import CLUSTER_KEY, LATENT_KEY
 from .neighbors import add_neighbor_graph
 
-LATENT_KEY = "X_poissonvi"
 log = logging.getLogger(__name__)
 
 
 def leiden_labels(adata, resolution, seed=0):
     """Leiden partition of `obsp['connectivities']` (igraph flavour, 2 iterations, undirected) into obs['leiden']."""
-    sc.tl.leiden(adata, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=seed)
-    return adata.obs["leiden"]
+    sc.tl.leiden(adata, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=seed,
+                 key_added=CLUSTER_KEY)
+    return adata.obs[CLUSTER_KEY]
 
 
 def cluster_latent(adata, n_neighbors=15, resolution=1.0, min_dist=0.2, seed=0, n_jobs=1):

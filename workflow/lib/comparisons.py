@@ -1,36 +1,13 @@
-"""Cell annotations and the comparisons DA runs on them."""
+"""The comparisons DA runs on the cells' annotation."""
 
 import re
 
 import numpy as np
-import pandas as pd
 
 from .da import MODES, Comparison
 from .errors import InputError
 
 REST = "rest"
-
-
-def join_cell_metadata(obs, path):
-    """Add the columns of a TSV whose first column is the barcode to the cells' annotation `obs`."""
-    try:
-        metadata = pd.read_csv(path, sep="\t", index_col=0, dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(f"config cell_metadata {path}: cannot be read as a TSV ({error})") from None
-    metadata.index = metadata.index.astype(str)
-    if metadata.index.duplicated().any():
-        duplicated = metadata.index[metadata.index.duplicated()][0]
-        raise InputError(f"cell_metadata {path}: barcode {duplicated!r} appears more than once; expected each barcode once")
-    matched = obs.index.isin(metadata.index)
-    if not matched.any():
-        raise InputError(
-            f"cell_metadata {path}: none of its {len(metadata)} barcodes (e.g. {list(metadata.index[:2])}) match the "
-            f"{len(obs)} cells (e.g. {list(obs.index[:2])}); expected its first column to hold the cells' barcodes"
-        )
-    clashing = [column for column in metadata.columns if column in obs.columns]
-    if clashing:
-        raise InputError(f"cell_metadata {path}: columns {clashing} already exist in the cells' annotation; rename them")
-    return obs.join(metadata, how="left")
 
 
 def cluster_comparisons(obs, groupby="leiden", mode="one-sided"):

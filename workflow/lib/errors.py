@@ -9,6 +9,10 @@ class InputError(Exception):
     """Bad input: the message names the file or field, what was found and what was expected."""
 
 
+class StepInterrupted(Exception):
+    """The step was asked to stop (SIGTERM) and saved what a rerun needs to resume."""
+
+
 def setup_logging(log_path=None):
     """Send log records to the rule's log file (when given) and to stderr."""
     handlers = [logging.StreamHandler(sys.stderr)]
@@ -24,10 +28,10 @@ def setup_logging(log_path=None):
 
 
 def run_step(function, log_path=None):
-    """Run one workflow step; an InputError ends it with its message alone and exit status 1."""
+    """Run one workflow step; an InputError or an interruption ends it with its message alone and exit status 1."""
     setup_logging(log_path)
     try:
         function()
-    except InputError as error:
+    except (InputError, StepInterrupted) as error:
         logging.getLogger("atacflow").error("%s", error)
         sys.exit(1)

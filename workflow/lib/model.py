@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoints import TrainingCheckpoint, run_fingerprint
 from .errors import InputError
 from .module import PoissonVAE
 from .sparse_batches import DeviceCSR
@@ -63,6 +64,7 @@ class PoissonVI:
         self.device = resolve_device(device)
         self.fingerprint = data_fingerprint(adata)
         self.training_summary = {}
+        self.initial_weights_seed = seed
         torch.manual_seed(seed)
         self.module = PoissonVAE(**self.hyperparameters).to(self.device)
 
@@ -75,13 +77,19 @@ class PoissonVI:
         codes = _batch_codes(adata, self.batch_key, self.batch_categories)
         return torch.nn.functional.one_hot(torch.as_tensor(codes, device=self.device), len(self.batch_categories)).float()
 
-    def train(self, adata, settings=TrainingSettings()):
-        """Train on `adata`; returns the per-epoch history table. Best validation weights are restored."""
+    def train(self, adata, settings=TrainingSettings(), checkpoint_path=None):
+        """Train on `adata`; returns the per-epoch history table. Best validation weights are restored.
+        With `checkpoint_path`, a checkpoint of this very run (same data, model and settings) is resumed and one is
+        written every `settings.checkpoint_every_epochs` epochs (checkpoints.py)."""
         self.check_regions(adata)
         torch.manual_seed(settings.seed)
         train_cells, validation_cells = split_cells(adata.n_obs, settings.train_fraction, settings.seed)
+        checkpoint = None if checkpoint_path is None else TrainingCheckpoint(
+            checkpoint_path, self.run_fingerprint(settings), settings.checkpoint_every_epochs
+        )
         history, best_epoch = train(
-            self.module, self._data(adata), settings, self._batch_onehot(adata), train_cells, validation_cells
+            self.module, self._data(adata), settings, self._batch_onehot(adata), train_cells, validation_cells,
+            checkpoint,
         )
         best = history.loc[best_epoch]
         self.training_summary = {
@@ -91,6 +99,13 @@ class PoissonVI:
             "device": str(self.device), "settings": settings.__dict__,
         }
         return history
+
+    def run_fingerprint(self, settings):
+        """What a training run's numbers depend on: data, regions, batches, hyper-parameters, the seed of the
+        initial weights, the settings (all but how often checkpoints are written) and the device type."""
+        training = {key: value for key, value in settings.__dict__.items() if key != "checkpoint_every_epochs"}
+        return run_fingerprint(self.fingerprint, self.hyperparameters, self.batch_key, self.batch_categories,
+                               training, self.device.type, self.initial_weights_seed)
 
     def check_regions(self, adata):
         """Loading against other regions is an error naming the difference."""

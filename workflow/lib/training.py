@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import InputError
+from .checkpoints import random_states, restore_random_states, stop_requests
+from .errors import InputError, StepInterrupted
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class TrainingSettings:
     early_stopping_patience: int = 50
     early_stopping_min_delta: float = 0.0
     n_epochs_kl_warmup: int = 50
+    checkpoint_every_epochs: int = 10
     seed: int = 0
 
 
@@ -41,58 +43,81 @@ def split_cells(n_cells, train_fraction, seed):
     return np.sort(order[:n_train]), np.sort(order[n_train:])
 
 
-def train(module, data, settings, batch_onehot=None, train_cells=None, validation_cells=None):
+def train(module, data, settings, batch_onehot=None, train_cells=None, validation_cells=None, checkpoint=None):
     """Fit `module` to `data` (a DeviceCSR) and restore the weights of the best validation epoch.
 
     Returns the per-epoch history (train loss, validation reconstruction loss, KL, beta, seconds)
     and the best epoch (0-based) among those after the KL warm-up. Without validation cells, the training
-    cells' reconstruction loss is monitored instead.
+    cells' reconstruction loss is monitored instead. With a `checkpoint` (checkpoints.TrainingCheckpoint),
+    training resumes from it when it belongs to this run, saves one every `checkpoint.every` epochs, and on
+    SIGTERM saves one after the current epoch and raises StepInterrupted.
     """
     device = data.device
     if train_cells is None:
         train_cells, validation_cells = split_cells(data.shape[0], settings.train_fraction, settings.seed)
     train_rows = torch.as_tensor(train_cells, device=device)
-    validation_rows = torch.as_tensor(validation_cells, device=device)
+    monitored_rows = torch.as_tensor(validation_cells if len(validation_cells) else train_cells, device=device)
     optimizer = torch.optim.AdamW(
         module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps, fused=True
     )
     generator = torch.Generator(device=device).manual_seed(settings.seed)
-    best = {"loss": float("inf"), "epoch": -1, "state": None}
-    history, epochs_without_improvement = [], 0
-    for epoch in range(settings.max_epochs):
-        started = time.perf_counter()
-        beta = kl_weight(epoch, settings.n_epochs_kl_warmup)
-        train_loss = _train_epoch(module, data, train_rows, optimizer, beta, settings.batch_size, generator, batch_onehot)
-        if len(validation_rows):
-            reconstruction, kl = evaluate(module, data, validation_rows, batch_onehot)
-        else:
-            reconstruction, kl = evaluate(module, data, train_rows, batch_onehot)
-        seconds = time.perf_counter() - started
-        history.append(
-            {"epoch": epoch, "train_loss": train_loss, "validation_reconstruction_loss": reconstruction,
-             "validation_kl": kl, "beta": beta, "seconds": seconds}
-        )
-        log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, %.2f s",
-                 epoch, train_loss, reconstruction, kl, beta, seconds)
-        if not _monitored(beta, settings):
-            continue
-        if reconstruction < best["loss"] - settings.early_stopping_min_delta:
-            best = {"loss": reconstruction, "epoch": epoch, "state": copy.deepcopy(module.state_dict())}
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-            if epochs_without_improvement >= settings.early_stopping_patience:
-                log.info("early stopping at epoch %d: no improvement for %d epochs", epoch, epochs_without_improvement)
+    progress = {"epoch": -1, "best_loss": float("inf"), "best_epoch": -1, "best_state": None,
+                "epochs_without_improvement": 0, "history": []}
+    saved = checkpoint.load(device) if checkpoint else None
+    if saved:
+        module.load_state_dict(saved["module"])
+        optimizer.load_state_dict(saved["optimizer"])
+        restore_random_states(saved["random_states"], generator)
+        progress = saved["progress"]
+    with stop_requests() as stop_requested:
+        for epoch in range(progress["epoch"] + 1, settings.max_epochs):
+            started = time.perf_counter()
+            beta = kl_weight(epoch, settings.n_epochs_kl_warmup)
+            train_loss = _train_epoch(module, data, train_rows, optimizer, beta, settings.batch_size, generator,
+                                      batch_onehot)
+            reconstruction, kl = evaluate(module, data, monitored_rows, batch_onehot)
+            seconds = time.perf_counter() - started
+            progress["history"].append(
+                {"epoch": epoch, "train_loss": train_loss, "validation_reconstruction_loss": reconstruction,
+                 "validation_kl": kl, "beta": beta, "seconds": seconds}
+            )
+            log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, %.2f s",
+                     epoch, train_loss, reconstruction, kl, beta, seconds)
+            progress["epoch"] = epoch
+            if _early_stop(progress, module, epoch, reconstruction, beta, settings):
                 break
-    if best["state"] is None:
+            if checkpoint and (checkpoint.due(epoch) or stop_requested()):
+                checkpoint.save({"epoch": epoch, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "random_states": random_states(generator), "progress": progress})
+            if stop_requested():
+                raise StepInterrupted(f"training stopped by SIGTERM after epoch {epoch}; rerun to resume from the "
+                                      f"checkpoint {checkpoint.path if checkpoint else '(none configured)'}")
+    history = progress["history"]
+    if progress["best_state"] is None:
         raise InputError(
             f"training: the validation reconstruction loss was not finite in any epoch after the KL warm-up "
             f"(last: {history[-1]['validation_reconstruction_loss']}); expected finite losses: lower train.lr "
             f"(now {settings.lr}) or check the input counts"
         )
-    module.load_state_dict(best["state"])
-    log.info("restored the weights of epoch %d (validation reconstruction loss %.3f)", best["epoch"], best["loss"])
-    return pd.DataFrame(history), best["epoch"]
+    module.load_state_dict(progress["best_state"])
+    log.info("restored the weights of epoch %d (validation reconstruction loss %.3f)",
+             progress["best_epoch"], progress["best_loss"])
+    return pd.DataFrame(history), progress["best_epoch"]
+
+
+def _early_stop(progress, module, epoch, reconstruction, beta, settings):
+    """Keep the best monitored epoch's weights; True once `early_stopping_patience` epochs brought no improvement."""
+    if not _monitored(beta, settings):
+        return False
+    if reconstruction < progress["best_loss"] - settings.early_stopping_min_delta:
+        progress.update(best_loss=reconstruction, best_epoch=epoch, best_state=copy.deepcopy(module.state_dict()),
+                        epochs_without_improvement=0)
+        return False
+    progress["epochs_without_improvement"] += 1
+    if progress["epochs_without_improvement"] >= settings.early_stopping_patience:
+        log.info("early stopping at epoch %d: no improvement for %d epochs", epoch, progress["epochs_without_improvement"])
+        return True
+    return False
 
 
 def _monitored(beta, settings):

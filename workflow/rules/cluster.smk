@@ -1,7 +1,7 @@
 rule cluster:
     input:
         latent="results/{sample}/latent.h5ad",
-        lib=lib("clustering", "neighbors"),
+        lib=lib("cluster"),
     output:
         "results/{sample}/clustered.h5ad",
     log:

@@ -3,7 +3,7 @@ rule differential_accessibility:
         clustered="results/{sample}/clustered.h5ad",
         weights="results/{sample}/model/weights.pt",
         description="results/{sample}/model/model.json",
-        lib=lib(*LIB_MODEL, "da", "comparisons"),
+        lib=lib("differential_accessibility"),
     output:
         tables=report(
             directory("results/{sample}/da"),

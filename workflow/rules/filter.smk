@@ -1,7 +1,7 @@
 rule filter_cells_regions:
     input:
         fragments="results/{sample}/fragments.h5ad",
-        lib=lib("filtering"),
+        lib=lib("filter_cells_regions"),
     output:
         filtered="results/{sample}/filtered.h5ad",
         stats=report(

@@ -1,7 +1,7 @@
 rule count_fragments:
     input:
         raw="results/{sample}/raw.h5ad",
-        lib=lib("fragments"),
+        lib=lib("count_fragments"),
     output:
         "results/{sample}/fragments.h5ad",
     log:

@@ -1,7 +1,7 @@
 rule train_model:
     input:
         filtered="results/{sample}/filtered.h5ad",
-        lib=lib(*LIB_MODEL),
+        lib=lib("train_model"),
     output:
         weights="results/{sample}/model/weights.pt",
         description="results/{sample}/model/model.json",
@@ -27,6 +27,7 @@ rule train_model:
         train=config["train"],
         device=config["device"],
         seed=config["seed"],
+        checkpoint=training_checkpoint,
     script:
         "../../scripts/train_model.py"
 
@@ -36,7 +37,7 @@ rule latent:
         filtered="results/{sample}/filtered.h5ad",
         weights="results/{sample}/model/weights.pt",
         description="results/{sample}/model/model.json",
-        lib=lib(*LIB_MODEL),
+        lib=lib("latent"),
     output:
         "results/{sample}/latent.h5ad",
     log:

@@ -2,7 +2,7 @@ rule plot_training:
     input:
         history="results/{sample}/qc/training_history.tsv",
         description="results/{sample}/model/model.json",
-        lib=lib("plots"),
+        lib=lib("plot_training"),
     output:
         report(
             "results/{sample}/plots/training.png",
@@ -27,7 +27,7 @@ rule plot_training:
 rule plot_umap:
     input:
         clustered="results/{sample}/clustered.h5ad",
-        lib=lib("plots"),
+        lib=lib("plot_umap"),
     output:
         report(
             "results/{sample}/plots/umap.png",
@@ -55,7 +55,7 @@ rule plot_da:
     input:
         clustered="results/{sample}/clustered.h5ad",
         combined="results/{sample}/da_combined.tsv",
-        lib=lib("plots"),
+        lib=lib("plot_da"),
     output:
         dotplot=report(
             "results/{sample}/plots/da_top_regions.png",

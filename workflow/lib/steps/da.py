@@ -1,0 +1,34 @@
+"""Rule differential_accessibility: every cluster against the rest, plus the configured comparisons."""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..comparisons import cluster_comparisons, configured_comparisons
+from ..keys import CLUSTER_KEY
+from ..da import DASettings, differential_accessibility, model_accessibility_blocks
+from ..model import PoissonVI
+from .files import read_h5ad, write_tsv
+
+log = logging.getLogger("atacflow")
+
+
+def differential_accessibility_tables(clustered_path, model_dir, params, device, seed, threads, output_dir, combined_output):
+    torch.set_num_threads(threads)
+    adata = read_h5ad(clustered_path)
+    model = PoissonVI.load(model_dir, adata, device)
+    comparisons = cluster_comparisons(adata.obs, CLUSTER_KEY, params["cluster_mode"])
+    comparisons += configured_comparisons(adata.obs, params["comparisons"])
+    settings = DASettings(seed=seed, **{k: v for k, v in params.items() if k not in ("cluster_mode", "comparisons")})
+    tables = differential_accessibility(
+        model_accessibility_blocks(model, adata, settings), adata.X, adata.var_names, comparisons, settings, model.device
+    )
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        write_tsv(table, output_dir / f"{name}.tsv")
+        log.info("%s: %d of %d regions called at posterior expected FDR <= %s", name,
+                 table[f"is_da_fdr_{settings.fdr_target}"].sum(), len(table), settings.fdr_target)
+    write_tsv(pd.concat(tables.values()), combined_output)

@@ -1,0 +1,35 @@
+"""Reading and writing the workflow's files; outputs are written under a temporary name and renamed, so a failed
+step leaves no half-written file."""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_h5ad(adata, path):
+    with atomic_path(path) as temporary:
+        adata.write_h5ad(temporary, compression="gzip")
+
+
+def write_tsv(table, path, index=True):
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, sep="\t", index=index)
+
+
+def read_h5ad(path):
+    import anndata as ad
+
+    return ad.read_h5ad(path)
