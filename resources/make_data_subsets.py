@@ -3,8 +3,12 @@
     python resources/make_data_subsets.py ../shared/data
 
 - resources/demo/granja_bmmc_2k/: 2,000 cells drawn at random (seed 0) from the Granja et al. 2019 bone
-  marrow set, all 10,000 peaks, with the cell annotation (cell type, donor) as cells.tsv.gz.
+  marrow set, all 10,000 peaks, with the cell annotation (cell type, donor) as cells.tsv.gz. The source's
+  `sample` column (the donor) is written as `donor`: `sample` is the workflow's own column.
 - tests/data/granja_bmmc_1k/: 1,000 other random cells of the same set (seed 1), same layout.
+- tests/data/granja_two_donors/<donor>/: the same 1,000 cells split by donor into two Cell Ranger folders with
+  the same peaks (270 and 730 cells): a two-sample study.
+- tests/data/pbmc_unsorted_peaks.h5 (+ metadata): the second BPCells sample, whose peaks differ from the sorted one's.
 - tests/data/pbmc_sorted_mtx/: the BPCells sorted PBMC Cell Ranger .h5 written as an mtx folder, so the
   two readers can be compared on the same data; the .h5 itself is copied beside it.
 - tests/data/signac_atac_small/: the Signac 100-cell mtx folder, copied.
@@ -42,9 +46,19 @@ def granja_subset(source, target, n_cells, seed, exclude=()):
         peaks = handle.readlines()
     candidates = np.setdiff1d(np.arange(len(cells)), np.asarray(list(exclude), dtype=int))
     chosen = np.sort(np.random.default_rng(seed).choice(candidates, n_cells, replace=False))
-    subset = cells.iloc[chosen][["cell", "sample", "cell_type", "frip", "total_reads"]]
+    subset = cells.iloc[chosen][["cell", "sample", "cell_type", "frip", "total_reads"]].rename(columns={"sample": "donor"})
     write_mtx_folder(target, counts[chosen], subset["cell"], peaks, subset)
     return chosen
+
+
+def split_by_donor(folder, target):
+    """One Cell Ranger folder per donor of a written Granja subset, with the same peaks."""
+    counts = sp.csr_matrix(scipy.io.mmread(folder / "matrix.mtx.gz").T)
+    cells = pd.read_csv(folder / "cells.tsv.gz", sep="\t")
+    with gzip.open(folder / "peaks.bed.gz", "rt") as handle:
+        peaks = handle.readlines()
+    for donor, rows in cells.groupby("donor").indices.items():
+        write_mtx_folder(target / donor, counts[rows], cells["cell"].iloc[rows], peaks, cells.iloc[rows])
 
 
 def h5_to_mtx(h5_path, target):
@@ -62,8 +76,11 @@ def main(shared_data):
     granja = shared_data / "granja2019_bmmc_14k_cells_10k_peaks"
     demo = granja_subset(granja, ROOT / "resources/demo/granja_bmmc_2k", 2000, seed=0)
     granja_subset(granja, ROOT / "tests/data/granja_bmmc_1k", 1000, seed=1, exclude=demo)
+    split_by_donor(ROOT / "tests/data/granja_bmmc_1k", ROOT / "tests/data/granja_two_donors")
     h5_to_mtx(shared_data / "bpcells_pbmc3k_multiome_sorted_unsorted/pbmc_sorted_peaks.h5", ROOT / "tests/data/pbmc_sorted_mtx")
-    shutil.copy(shared_data / "bpcells_pbmc3k_multiome_sorted_unsorted/pbmc_sorted_metadata.csv", ROOT / "tests/data")
+    bpcells = shared_data / "bpcells_pbmc3k_multiome_sorted_unsorted"
+    for name in ("pbmc_sorted_metadata.csv", "pbmc_unsorted_peaks.h5", "pbmc_unsorted_metadata.csv"):
+        shutil.copy(bpcells / name, ROOT / "tests/data")
     shutil.copytree(shared_data / "signac_atac_small_pbmc10k", ROOT / "tests/data/signac_atac_small",
                     ignore=shutil.ignore_patterns("fragments*"), dirs_exist_ok=True)
 

@@ -4,6 +4,6 @@ from atacflow.errors import run_step
 from atacflow.steps.filter import filter_matrix
 
 run_step(
-    lambda: filter_matrix(snakemake.input.fragments, dict(snakemake.params.filter), snakemake.output.filtered, snakemake.output.stats),
+    lambda: filter_matrix(snakemake.input.merged, dict(snakemake.params.filter), snakemake.output.filtered, snakemake.output.stats),
     snakemake.log[0],  # noqa: F821
 )

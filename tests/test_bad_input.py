@@ -16,7 +16,7 @@ def _workflow_error(workdir, *configfiles):
 
 
 def _no_outputs(workdir, sample):
-    outputs = [p for p in (workdir / "results" / sample).glob("**/*") if p.is_file() and "logs" not in p.parts
+    outputs = [p for p in (workdir / "results").glob("**/*") if p.is_file() and "logs" not in p.parts
                and "benchmarks" not in p.parts]
     assert outputs == []
 
@@ -49,8 +49,8 @@ def test_nothing_left_after_filtering(tmp_path):
     strict.write_text("filter:\n  min_region_cell_fraction: 1.0\n")
     output = _workflow_error(tmp_path, strict)
     assert "after filtering" in output and "min_region_cell_fraction (1.0)" in output
-    assert not (tmp_path / "results" / "empty" / "filtered.h5ad").exists()
-    assert not (tmp_path / "results" / "empty" / "qc" / "filtering.tsv").exists()
+    assert not (tmp_path / "results" / "study" / "filtered.h5ad").exists()
+    assert not (tmp_path / "results" / "study" / "qc" / "filtering.tsv").exists()
 
 
 @pytest.mark.parametrize(
@@ -84,11 +84,12 @@ def test_cell_metadata_without_matching_barcodes(tmp_path):
     [
         ("plots:\n  umap_columns: [cell_type]\n", False,
          "config plots.umap_columns[0]: column 'cell_type' is not in the cell annotation of sample 'mine' "
-         "(no cell_metadata); columns found: ['leiden']"),
-        ("model:\n  batch_key: donor\n", True,
-         "config model.batch_key: column 'donor' is not in the cell annotation of sample 'mine' (cell_metadata "),
+         "(no cell_metadata); columns found: ['sample', 'barcode', 'leiden']"),
+        ("model:\n  batch_key: condition\n", True,
+         "config model.batch_key: column 'condition' is not in the cell annotation of sample 'mine' (cell_metadata "),
         ("da:\n  comparisons:\n    - {groupby: cell_type, group1: 17_B, group2: Neuron}\n", True,
-         "config da.comparisons[0].group2: group 'Neuron' of column 'cell_type' has 0 cells in sample 'mine'"),
+         "config da.comparisons[0].group2: group 'Neuron' of column 'cell_type' has 0 cells in the samples' "
+         "annotation (mine)"),
         ("da:\n  comparisons:\n    - {groupby: celltype, group1: 17_B}\n", True,
          "config da.comparisons[0].groupby: column 'celltype' is not in the cell annotation of sample 'mine'"),
     ],
@@ -104,6 +105,46 @@ def test_config_naming_missing_annotations_fails_before_any_job(tmp_path, yaml_t
     output = result.stdout + result.stderr
     assert result.returncode != 0 and expected in output
     if metadata:
-        assert "columns found: ['sample', 'cell_type', 'frip', 'total_reads', 'leiden']" in output or "Neuron" in output
+        assert "columns found: ['donor', 'cell_type', 'frip', 'total_reads', 'sample', 'barcode', 'leiden']" in output \
+            or "Neuron" in output
     assert "train_model" not in output and "Traceback" not in output
+    assert not (tmp_path / "results").exists()
+
+
+def _peaks_rewritten(folder, target, rewrite):
+    """A copy of an mtx folder whose peaks.bed lines are passed through `rewrite`."""
+    shutil.copytree(folder, target)
+    with gzip.open(target / "peaks.bed.gz", "rt") as handle:
+        lines = handle.readlines()
+    with gzip.open(target / "peaks.bed.gz", "wt") as handle:
+        handle.writelines(rewrite(line) for line in lines)
+    return target
+
+
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        (lambda d: [("a", SIGNAC, ""), ("a", GRANJA_1K, "")], "sample names must be unique; found more than once: ['a']"),
+        (lambda d: [("a", SIGNAC, ""), ("b", SIGNAC, "")], "input paths must be unique; found more than once: ["),
+        (lambda d: [("a", SIGNAC, ""), ("b", _peaks_rewritten(SIGNAC, d / "no_chr", lambda l: l[3:]), "")],
+         "samples 'a' and 'b' name chromosomes differently (e.g. 'chr1' vs '1'); expected one genome build"),
+        (lambda d: [("a", SIGNAC, ""), ("b", _peaks_rewritten(SIGNAC, d / "chr2", lambda l: "chr2" + l[4:]), "")],
+         "regions.policy overlap: no region holds a peak of every sample (a, b)"),
+    ],
+    ids=["same-sample-twice", "same-path-twice", "chromosome-naming", "no-shared-region"],
+)
+def test_bad_study_is_one_clear_error_before_training(tmp_path, rows, expected):
+    write_sample_sheet(tmp_path, rows(tmp_path))
+    output = _workflow_error(tmp_path)
+    assert expected in output and "Traceback" not in output
+    assert not (tmp_path / "results" / "study" / "merged.h5ad").exists()
+    assert not list(tmp_path.glob("results/**/train_model.log"))
+
+
+def test_sheet_column_clashing_with_a_cell_annotation_column(tmp_path):
+    sheet = write_sample_sheet(tmp_path, [("a", GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
+    lines = sheet.read_text().splitlines()
+    sheet.write_text("\n".join([lines[0] + "\tcell_type", lines[1] + "\tB"]) + "\n")
+    output = _workflow_error(tmp_path)
+    assert "columns ['cell_type'] clash with the sample sheet's columns" in output and "Traceback" not in output
     assert not (tmp_path / "results").exists()

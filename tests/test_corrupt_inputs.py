@@ -235,7 +235,7 @@ def _assert_step_fails_cleanly(matrix, corrupted, tmp_path):
     """The rule's wrapper: exit status 1, one message naming the file in the log, no traceback, no output."""
     log = tmp_path / "read.log"
     with pytest.raises(SystemExit) as exit_status:
-        run_step(lambda: read_matrix(matrix, "", tmp_path / "out" / "raw.h5ad"), log)
+        run_step(lambda: read_matrix(matrix, "", tmp_path / "out" / "raw.h5ad", "corrupt", {}), log)
     assert exit_status.value.code == 1
     text = log.read_text()
     assert str(corrupted) in text and text.count(" ERROR ") == 1 and "Traceback" not in text
@@ -251,4 +251,4 @@ def test_corrupt_h5_through_the_workflow(tmp_path):
     assert result.returncode != 0
     assert f"{matrix}: matrix/indptr starts at 0 or decreases; expected non-decreasing from 0" in output
     assert "Traceback" not in output
-    assert not (tmp_path / "results" / "corrupt" / "raw.h5ad").exists()
+    assert not (tmp_path / "results" / "samples" / "corrupt" / "raw.h5ad").exists()

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_snakemake
+from conftest import DONORS, GRANJA_1K, GRANJA_DONORS, ROOT, run_snakemake, write_sample_sheet
 
-AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "all"}
+AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "integration", "all"}
 AFTER_TRAINING = {"train_model", "latent", "cluster", "plot_training"} | AFTER_CLUSTERING
 
 
-def planned_rules(workdir, configfiles=()):
+def planned_rules(workdir, configfiles=(), sheet=None):
     """The rules of the jobs a dry run plans (an empty set when nothing is to be done)."""
-    output = run_snakemake(workdir, "--dry-run", configfiles=configfiles).stdout
+    output = run_snakemake(workdir, "--dry-run", configfiles=configfiles, sheet=sheet).stdout
     lines = output.splitlines()
     if "Job stats:" not in lines:
         assert "Nothing to be done" in output, output[-2000:]
@@ -36,8 +36,10 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("train:\n  max_epochs: 201\n", AFTER_TRAINING),
         ("model:\n  n_hidden: 40\n", AFTER_TRAINING),
         ("filter:\n  min_cell_fragments: 25\n", {"filter_cells_regions"} | AFTER_TRAINING),
+        ("integration:\n  label_key: donor\n", {"integration", "all"}),
     ],
-    ids=["da-parameter", "plot-parameter", "cluster-parameter", "training-parameter", "model-parameter", "filter-parameter"],
+    ids=["da-parameter", "plot-parameter", "cluster-parameter", "training-parameter", "model-parameter", "filter-parameter",
+         "integration-parameter"],
 )
 def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, yaml_text, expected):
     change = tmp_path / "change.yaml"
@@ -46,8 +48,9 @@ def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, ya
 
 
 FROM_FILTER = {"filter_cells_regions"} | AFTER_TRAINING
-EVERY_RULE = {"read_matrix", "count_fragments"} | FROM_FILTER
-PLOTS = {"plot_training", "plot_umap", "plot_da", "all"}
+FROM_MERGE = {"merge_samples"} | FROM_FILTER
+EVERY_RULE = {"read_matrix", "count_fragments"} | FROM_MERGE
+PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "all"}
 
 
 @pytest.mark.parametrize(
@@ -55,7 +58,9 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "all"}
     [
         # each rule's own step module: that stage and what follows it, nothing upstream
         ("steps/read.py", EVERY_RULE),
-        ("steps/fragments.py", {"count_fragments"} | FROM_FILTER),
+        ("steps/fragments.py", {"count_fragments"} | FROM_MERGE),
+        ("steps/merge.py", FROM_MERGE),
+        ("steps/integration.py", {"integration", "all"}),
         ("steps/filter.py", FROM_FILTER),
         ("steps/train.py", AFTER_TRAINING),
         ("steps/latent.py", AFTER_TRAINING - {"train_model", "plot_training"}),
@@ -66,7 +71,9 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "all"}
         ("steps/plot_da.py", {"plot_da", "all"}),
         # library modules: every rule whose script imports them, directly or through other modules
         ("matrix_io.py", EVERY_RULE),
-        ("fragments.py", {"count_fragments"} | FROM_FILTER),
+        ("fragments.py", {"count_fragments"} | FROM_MERGE),
+        ("peak_merge.py", FROM_MERGE),
+        ("integration.py", {"integration", "all"}),
         ("filtering.py", FROM_FILTER),
         ("module.py", AFTER_TRAINING),
         ("checkpoints.py", AFTER_TRAINING),
@@ -74,6 +81,7 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "all"}
         ("neighbors.py", {"cluster"} | AFTER_CLUSTERING),
         ("da.py", {"differential_accessibility", "plot_da", "all"}),
         ("plots.py", PLOTS),
+        ("study.py", EVERY_RULE),
         ("steps/files.py", EVERY_RULE),
     ],
 )
@@ -110,3 +118,12 @@ def test_a_rule_declares_the_modules_its_script_imports_and_no_others():
     declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "train_model.py", lib)}
     assert {"model.py", "module.py", "training.py", "checkpoints.py", "sparse_batches.py"} <= declared
     assert not declared & {"plots.py", "da.py", "clustering.py", "matrix_io.py"}
+
+
+def test_adding_a_sample_reruns_its_own_steps_and_the_joint_ones(workflow_run):
+    """A third sample: its per-sample jobs and every joint job, none of the other samples' per-sample jobs."""
+    rows = [(donor, GRANJA_DONORS / donor, GRANJA_DONORS / donor / "cells.tsv.gz") for donor in DONORS]
+    sheet = write_sample_sheet(workflow_run / "three", [*rows, ("third", GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
+    plan = run_snakemake(workflow_run, "--dry-run", sheet=sheet).stdout
+    assert {line.split("sample=")[1].strip() for line in plan.splitlines() if "wildcards: sample=" in line} == {"third"}
+    assert planned_rules(workflow_run, sheet=sheet) == EVERY_RULE

@@ -32,11 +32,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import GRANJA_1K, ROOT, SNAKEMAKE, TEST_CONFIG, write_sample_sheet
+from conftest import ROOT, SNAKEMAKE, TEST_CONFIG, write_two_donor_sheet
 
 pytestmark = pytest.mark.slurm
 
-SAMPLE = "granja_bmmc_1k"
 PROFILE = ROOT / "profiles" / "slurm"
 GPU_RULES = ("train_model", "differential_accessibility")
 # Keys that name things on a particular cluster: they cannot work on the test cluster.
@@ -207,7 +206,7 @@ def slurm_history(job_ids):
 def slurm_run(tmp_path_factory):
     """The SLURM run; tests call require_slurm() before they ask for it, so that they fail, not error."""
     workdir = tmp_path_factory.mktemp("slurm_workflow")
-    write_sample_sheet(workdir, [(SAMPLE, GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
+    write_two_donor_sheet(workdir)
     code, text = run_through_slurm(workdir)
     assert code == 0, f"snakemake through SLURM failed ({code}); log tail:\n{text[-8000:]}"
     return workdir, text
@@ -256,7 +255,7 @@ def test_results_equal_a_local_run(request):
     require_slurm()
     workdir, _ = request.getfixturevalue("slurm_run")
     workflow_run = request.getfixturevalue("workflow_run")
-    slurm, local = workdir / "results" / SAMPLE, workflow_run / "results" / SAMPLE
+    slurm, local = workdir / "results" / "study", workflow_run / "results" / "study"
 
     da_slurm = pd.read_csv(slurm / "da_combined.tsv", sep="\t")
     da_local = pd.read_csv(local / "da_combined.tsv", sep="\t")

@@ -15,6 +15,7 @@ import torch
 from conftest import GRANJA_1K, run_snakemake, snakemake_command, write_sample_sheet
 
 SAMPLE = "cells"
+STUDY = "study"
 # long enough to be killed mid-way: no early stop, a checkpoint every 5 epochs
 KILL_CONFIG = """train:
   max_epochs: 80
@@ -30,11 +31,11 @@ def uninterrupted(tmp_path_factory):
     write_sample_sheet(workdir, [(SAMPLE, GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
     (workdir / "kill.yaml").write_text(KILL_CONFIG)
     run_snakemake(workdir, "--until", "train_model", configfiles=[workdir / "kill.yaml"])
-    model = workdir / "results" / SAMPLE / "model"
+    model = workdir / "results" / STUDY / "model"
     reference = workdir / "reference"
     shutil.copytree(model, reference)
-    shutil.copy(workdir / "results" / SAMPLE / "qc" / "training_history.tsv", reference)
-    assert not (workdir / "results" / SAMPLE / "checkpoints" / "train_model.pt").exists()
+    shutil.copy(workdir / "results" / STUDY / "qc" / "training_history.tsv", reference)
+    assert not (workdir / "results" / STUDY / "checkpoints" / "train_model.pt").exists()
     return workdir, reference
 
 
@@ -53,7 +54,7 @@ def _training_process(workdir):
 
 def _kill_training_after_a_checkpoint(workdir, signal_number):
     """Start the training job, wait for its first checkpoint, send it `signal_number`; the run must fail."""
-    checkpoint = workdir / "results" / SAMPLE / "checkpoints" / "train_model.pt"
+    checkpoint = workdir / "results" / STUDY / "checkpoints" / "train_model.pt"
     command = snakemake_command(workdir, "--until", "train_model", "--forcerun", "train_model",
                                 configfiles=[workdir / "kill.yaml"])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -72,7 +73,7 @@ def _kill_training_after_a_checkpoint(workdir, signal_number):
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_killed_training_job_resumes_to_identical_weights(uninterrupted, signal_number):
     workdir, reference = uninterrupted
-    results = workdir / "results" / SAMPLE
+    results = workdir / "results" / STUDY
     checkpoint = _kill_training_after_a_checkpoint(workdir, signal_number)
     assert checkpoint.exists() and not (results / "model" / "weights.pt").exists()
     saved_epoch = torch.load(checkpoint, weights_only=True)["epoch"]
@@ -83,7 +84,7 @@ def test_a_killed_training_job_resumes_to_identical_weights(uninterrupted, signa
 
     run_snakemake(workdir, "--until", "train_model", configfiles=[workdir / "kill.yaml"])
     log = (results / "logs" / "train_model.log").read_text()
-    assert f"resuming from checkpoint results/{SAMPLE}/checkpoints/train_model.pt after epoch {saved_epoch}" in log
+    assert f"resuming from checkpoint results/{STUDY}/checkpoints/train_model.pt after epoch {saved_epoch}" in log
     assert f"epoch {saved_epoch}:" not in log and f"epoch {saved_epoch + 1}:" in log  # no epoch trained twice
     resumed = torch.load(results / "model" / "weights.pt", weights_only=True)
     expected = torch.load(reference / "weights.pt", weights_only=True)

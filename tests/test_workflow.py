@@ -1,4 +1,5 @@
-"""The real workflow end to end through snakemake on 1,000 real cells: outputs, contents and report."""
+"""The real workflow end to end through snakemake on a study of two real samples (1,000 Granja cells of two
+donors): per-sample and joint outputs, contents and report."""
 
 import json
 import zipfile
@@ -11,14 +12,13 @@ import pytest
 from atacflow.comparisons import make_comparison
 from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
 from atacflow.model import PoissonVI
-from conftest import run_snakemake
-
-SAMPLE = "granja_bmmc_1k"
+from atacflow.matrix_io import read_peak_matrix
+from conftest import DONORS, GRANJA_DONORS, run_snakemake
 
 
 @pytest.fixture(scope="module")
 def results(workflow_run):
-    return workflow_run / "results" / SAMPLE
+    return workflow_run / "results" / "study"
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,28 @@ def clustered(results):
     return ad.read_h5ad(results / "clustered.h5ad")
 
 
-def test_fragment_conversion_is_ceil_half_of_the_raw_reads(results):
-    raw, fragments = ad.read_h5ad(results / "raw.h5ad"), ad.read_h5ad(results / "fragments.h5ad")
+@pytest.mark.parametrize("donor", DONORS)
+def test_fragment_conversion_is_ceil_half_of_the_raw_reads(workflow_run, donor):
+    sample = workflow_run / "results" / "samples" / donor
+    raw, fragments = ad.read_h5ad(sample / "raw.h5ad"), ad.read_h5ad(sample / "fragments.h5ad")
     np.testing.assert_array_equal(fragments.X.toarray(), np.ceil(raw.X.toarray() / 2))
     assert fragments.uns["fragment_conversion"]["applied"] == "reads"
-    log = (results / "logs" / "count_fragments.log").read_text()
+    log = (sample / "logs" / "count_fragments.log").read_text()
     assert "entries equal 1" in log and "ceil(reads / 2)" in log
+
+
+def test_every_cell_of_every_sample_is_in_the_study_once_with_its_sample(results):
+    merged = ad.read_h5ad(results / "merged.h5ad")
+    assert merged.obs_names.is_unique and merged.n_obs == 1000
+    for donor in DONORS:
+        matrix = read_peak_matrix(GRANJA_DONORS / donor)
+        cells = merged.obs["sample"] == donor
+        assert list(merged.obs_names[cells]) == [f"{donor}#{barcode}" for barcode in matrix.obs_names]
+        assert list(merged.obs.loc[cells, "barcode"]) == list(matrix.obs_names)
+        assert (merged.obs.loc[cells, "donor"] == donor).all()  # the cell table joined on the barcode
+        np.testing.assert_array_equal(merged[cells.to_numpy()].X.toarray(), np.ceil(matrix.X.toarray() / 2))
+    stats = pd.read_csv(results / "qc" / "peak_merge.tsv", sep="\t", index_col="sample")
+    assert stats["n_regions_kept"].tolist() == [10000, 10000] and (stats["fraction_of_fragments_kept"] == 1).all()
 
 
 def test_filtering_numbers_are_saved(results):
@@ -48,9 +64,26 @@ def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
     assert clustered.obsm["X_poissonvi"].shape == (clustered.n_obs, 8)
     assert clustered.obsm["X_umap"].shape == (clustered.n_obs, 2)
     assert "cell_type" in clustered.obs and clustered.obs["cell_type"].notna().all()
+    assert set(clustered.obs["sample"]) == set(DONORS)
     provenance = clustered.uns["atacflow"]
     assert provenance["cluster"]["min_dist"] == 0.2 and provenance["model"]["n_latent"] == 8
     assert provenance["versions"]["torch"]
+
+
+def test_the_sample_is_the_batch_covariate(results):
+    description = json.loads((results / "model" / "model.json").read_text())
+    assert description["batch_key"] == "sample" and description["batch_categories"] == list(DONORS)
+    assert description["hyperparameters"]["n_batches"] == 2
+
+
+def test_integration_numbers_and_figure(results):
+    scores = pd.read_csv(results / "qc" / "integration.tsv", sep="\t").iloc[0]
+    assert scores["n_samples"] == 2 and 0.3 < scores["batch_mixing"] <= 1.2
+    assert scores["label_key"] == "cell_type" and 0 < scores["ari"] <= 1 and 0 < scores["nmi"] <= 1
+    cells = pd.read_csv(results / "qc" / "cells_per_cluster_and_sample.tsv", sep="\t", index_col="cluster")
+    clustered = ad.read_h5ad(results / "clustered.h5ad")
+    assert cells.to_numpy().sum() == clustered.n_obs and list(cells.columns) == list(DONORS)
+    assert (results / "plots" / "cells_per_cluster.png").stat().st_size > 10_000
 
 
 def test_model_keeps_the_best_epoch(results):
@@ -72,12 +105,14 @@ def test_da_tables_hold_every_filtered_region_with_values_in_range(results, clus
         assert table[["emp_prob1", "emp_prob2"]].stack().between(0, 1).all()
         assert np.isfinite(table[["lfc_mean", "lfc_median", "lfc_std", "bayes_factor"]]).all().all()
         assert (table["proba_da"].diff().dropna() <= 0).all()
+        assert table["batch_correction"].all() and table["n_samples1"].between(1, 2).all()
+        assert (table["n_samples2"] == 2).all() or table["group2"].iloc[0] != "rest"
     combined = pd.read_csv(results / "da_combined.tsv", sep="\t")
     assert len(combined) == sum(map(len, tables.values()))
 
 
 def test_figures_are_written(results):
-    for name in ("training", "umap", "da_top_regions", "umap_top_regions"):
+    for name in ("training", "umap", "da_top_regions", "umap_top_regions", "cells_per_cluster"):
         assert (results / "plots" / f"{name}.png").stat().st_size > 10_000
 
 
@@ -107,6 +142,7 @@ def test_report_holds_figures_tables_and_captions(workflow_run):
         names = report.namelist()
         text = "".join(report.read(n).decode(errors="ignore") for n in names if n.endswith((".html", ".js")))
     for expected in ("umap.png", "training.png", "da_top_regions.png", "filtering.tsv", "training_history.tsv",
-                     "da_combined.tsv", "leiden_0_vs_rest.tsv"):
+                     "da_combined.tsv", "leiden_0_vs_rest.tsv", "cells_per_cluster.png", "integration.tsv",
+                     "peak_merge.tsv"):
         assert any(n.endswith(expected) for n in names), expected
-    assert "Bayesian bootstrap" in text and "ceil(reads / 2)" in text
+    assert "Bayesian bootstrap" in text and "ceil(reads / 2)" in text and "batch mixing" in text

@@ -38,6 +38,7 @@ class DASettings:
     n_latent_samples: int = 5
     pseudocount: float | None = None
     max_block_values: int = 2**24
+    batch_correction: bool = True
     seed: int = 0
 
 
@@ -116,8 +117,11 @@ class DetectionRates:
         return detected1 / len(comparison.cells1), detected2 / len(comparison.cells2)
 
 
-def differential_accessibility(accessibility_blocks, counts, regions, comparisons, settings, device="cpu"):
+def differential_accessibility(accessibility_blocks, counts, regions, comparisons, settings, device="cpu",
+                               samples=None, batch_corrected=False):
     """DA tables, one per comparison, from blocks (region_slice, tensor cells x block) of accessibility.
+    `samples` (each cell's sample) gives the number of samples contributing cells to each group;
+    `batch_corrected` says whether the accessibility was averaged over batches (a column of the tables).
 
     Blocks keep memory at cells x block size: no cells x regions array exists at full size. A group
     against all other cells uses sum(rest) = sum(all) - sum(group), so all clusters against the rest
@@ -143,7 +147,15 @@ def differential_accessibility(accessibility_blocks, counts, regions, comparison
             statistics = lfc_statistics(mean1, mean2, settings.delta, comparison.mode, pseudocount)
             columns[comparison.name].append({k: v.cpu().numpy() for k, v in statistics.items()})
     detection = DetectionRates(counts)
-    return {c.name: _table(c, columns[c.name], detection, regions, settings) for c in comparisons}
+    tables = {c.name: _table(c, columns[c.name], detection, regions, settings) for c in comparisons}
+    for comparison in comparisons:
+        table = tables[comparison.name]
+        table["batch_correction"] = batch_corrected
+        if samples is not None:
+            samples = np.asarray(samples)
+            table["n_samples1"] = len(np.unique(samples[comparison.cells1]))
+            table["n_samples2"] = len(np.unique(samples[comparison.cells2]))
+    return tables
 
 
 def _group_tensors(comparison, weights, n_cells, device):
@@ -182,7 +194,7 @@ def region_blocks(n_cells, n_regions, max_block_values):
 def model_accessibility_blocks(model, adata, settings):
     """Yield (region_slice, E_q[rho] block) from a trained PoissonVI, region block by region block."""
     torch.manual_seed(settings.seed)
-    hidden, normalizers = model.decoder_states(adata, settings.n_latent_samples)
-    block_values = max(1, settings.max_block_values // settings.n_latent_samples)
+    hidden, normalizers = model.decoder_states(adata, settings.n_latent_samples, settings.batch_correction)
+    block_values = max(1, settings.max_block_values // hidden.shape[0])
     for regions in region_blocks(adata.n_obs, adata.n_vars, block_values):
         yield regions, model.accessibility(hidden, normalizers, regions)

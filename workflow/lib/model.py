@@ -134,18 +134,29 @@ class PoissonVI:
         return torch.cat(means).cpu().numpy()
 
     @torch.no_grad()
-    def decoder_states(self, adata, n_samples=10, chunk_size=4096):
-        """Decoder hidden states h (n_samples, cells, n_hidden) for z ~ q(z | x) and the log softmax
-        normalizers log sum_r exp(logit_r) (n_samples, cells), so that any region block of
-        rho = softmax(logits) can be formed later without all regions at once."""
+    def decoder_states(self, adata, n_samples=10, every_batch=False, chunk_size=4096):
+        """Decoder hidden states h (draws, cells, n_hidden) for z ~ q(z | x) and the log softmax
+        normalizers log sum_r exp(logit_r) (draws, cells), so that any region block of
+        rho = softmax(logits) can be formed later without all regions at once.
+
+        Each cell is decoded with its own batch one-hot (draws = n_samples), or with `every_batch` once per batch
+        b = 1..B with one-hot e_b (draws = B x n_samples): averaging rho over the draws then weighs every batch
+        equally, E_b E_q[rho(z, e_b)], the cell's accessibility as if it came from each batch."""
         self.check_regions(adata)
         self.module.eval()
         data, batch_onehot = self._data(adata), self._batch_onehot(adata)
+        every_batch = every_batch and batch_onehot is not None
         hidden, normalizers = [], []
         for chunk in torch.arange(adata.n_obs, device=self.device).split(chunk_size):
             mean, variance = self.module.encoder(data.dense_rows(chunk))
             z = mean + variance.sqrt() * torch.randn((n_samples, *mean.shape), device=self.device)
-            batch = None if batch_onehot is None else batch_onehot[chunk].expand(n_samples, -1, -1)
+            if every_batch:
+                n_batches = batch_onehot.shape[1]
+                batch = torch.eye(n_batches, device=self.device).repeat_interleave(n_samples, dim=0)
+                batch = batch[:, None, :].expand(-1, len(chunk), -1)
+                z = z.repeat(n_batches, 1, 1)
+            else:
+                batch = None if batch_onehot is None else batch_onehot[chunk].expand(n_samples, -1, -1)
             states = self.module.decoder.hidden_state(z, batch)
             hidden.append(states)
             normalizers.append(torch.logsumexp(self.module.decoder.logits_from_hidden(states), dim=-1))
@@ -191,6 +202,7 @@ class PoissonVI:
 
 
 def _batch_categories(adata, batch_key):
+    """The batch key's values, sorted; none when it is off or has a single value (no covariate needed)."""
     if not batch_key:
         return []
     if batch_key not in adata.obs:
@@ -198,7 +210,15 @@ def _batch_categories(adata, batch_key):
             f"config model.batch_key: column {batch_key!r} not in the cell annotation "
             f"(found columns {list(adata.obs.columns)}); expected a column of the cells' annotation"
         )
-    return sorted(map(str, adata.obs[batch_key].unique()))
+    missing = int(adata.obs[batch_key].isna().sum())
+    if missing:
+        raise InputError(f"config model.batch_key: column {batch_key!r} has no value for {missing} cells; expected "
+                         "a batch for every cell (or model.batch_key: null)")
+    categories = sorted(map(str, adata.obs[batch_key].unique()))
+    if len(categories) < 2:
+        log.info("model.batch_key %r has one value (%s): no batch covariate", batch_key, categories[0])
+        return []
+    return categories
 
 
 def _batch_codes(adata, batch_key, categories):

@@ -43,6 +43,23 @@ def plot_umap(adata, columns, path):
     _save(figure, path)
 
 
+def plot_cells_per_cluster(cells, mixing, path):
+    """Left: cells per cluster, stacked by sample; right: each cluster's cells as shares of the samples."""
+    figure, (counts_axis, shares_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
+    clusters, colors = [str(c) for c in cells.index], palette(cells.shape[1])
+    shares = cells.div(cells.sum(axis=1), axis=0)
+    for axis, values in ((counts_axis, cells), (shares_axis, shares)):
+        bottom = np.zeros(len(cells))
+        for sample, color in zip(cells.columns, colors):
+            axis.bar(clusters, values[sample].to_numpy(), bottom=bottom, color=color, label=str(sample))
+            bottom += values[sample].to_numpy()
+        axis.set(xlabel="Leiden cluster")
+    counts_axis.set(ylabel="cells", title="Cells per cluster and sample")
+    shares_axis.set(ylabel="share of the cluster's cells", title=f"Sample shares (batch mixing {mixing:.2f})")
+    shares_axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    _save(figure, path)
+
+
 def top_regions(tables, n_per_group):
     """The first `n_per_group` called regions of each comparison (tables are sorted by evidence)."""
     chosen = []

@@ -1,13 +1,13 @@
 rule cluster:
     input:
-        latent="results/{sample}/latent.h5ad",
+        latent="results/study/latent.h5ad",
         lib=lib("cluster"),
     output:
-        "results/{sample}/clustered.h5ad",
+        "results/study/clustered.h5ad",
     log:
-        "results/{sample}/logs/cluster.log",
+        "results/study/logs/cluster.log",
     benchmark:
-        "results/{sample}/benchmarks/cluster.tsv"
+        "results/study/benchmarks/cluster.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]
@@ -19,3 +19,42 @@ rule cluster:
         seed=config["seed"],
     script:
         "../../scripts/cluster.py"
+
+
+rule integration:
+    input:
+        clustered="results/study/clustered.h5ad",
+        lib=lib("integration"),
+    output:
+        scores=report(
+            "results/study/qc/integration.tsv",
+            caption="../../report/integration.rst",
+            category="3. Clusters",
+            labels={"table": "integration scores"},
+        ),
+        cells=report(
+            "results/study/qc/cells_per_cluster_and_sample.tsv",
+            caption="../../report/cells_per_cluster.rst",
+            category="3. Clusters",
+            labels={"table": "cells per cluster and sample"},
+        ),
+        figure=report(
+            "results/study/plots/cells_per_cluster.png",
+            caption="../../report/cells_per_cluster.rst",
+            category="3. Clusters",
+            labels={"figure": "cells per cluster and sample"},
+        ),
+    log:
+        "results/study/logs/integration.log",
+    benchmark:
+        "results/study/benchmarks/integration.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        label_key=config["integration"]["label_key"],
+    script:
+        "../../scripts/integration.py"

@@ -3,28 +3,31 @@ import sys
 import pandas as pd
 from snakemake.utils import validate
 
-validate(config, schema="../schemas/config.schema.yaml")
-
-SAMPLES = pd.read_csv(config["samples"], sep="\t", dtype=str, comment="#").fillna("")
-validate(SAMPLES, schema="../schemas/samples.schema.yaml")
-if SAMPLES["sample"].duplicated().any():
-    raise ValueError(
-        f"{config['samples']}: sample names must be unique; duplicated: "
-        f"{sorted(SAMPLES.loc[SAMPLES['sample'].duplicated(), 'sample'])}"
-    )
-SAMPLES = SAMPLES.set_index("sample", drop=False)
-
-
-wildcard_constraints:
-    sample="|".join(map(re.escape, SAMPLES.index)),
-
-
 SCRIPTS = Path(workflow.current_basedir).parents[1] / "scripts"
 LIB = Path(workflow.current_basedir).parent / "lib"
 sys.path.insert(0, str(SCRIPTS))  # scripts/atacflow links to workflow/lib
 from atacflow.code_dependencies import library_files
-from atacflow.config_checks import check_annotation_references
+from atacflow.config_checks import (
+    annotation_columns,
+    check_annotation_references,
+    check_sample_sheet,
+)
 from atacflow.errors import InputError
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+SAMPLES = pd.read_csv(config["samples"], sep="\t", dtype=str, comment="#").fillna("")
+validate(SAMPLES, schema="../schemas/samples.schema.yaml")
+try:
+    check_sample_sheet(SAMPLES, config["samples"])
+except InputError as error:
+    raise WorkflowError(str(error)) from None
+SAMPLES = SAMPLES.set_index("sample", drop=False)
+ANNOTATION_COLUMNS = annotation_columns(SAMPLES)
+
+
+wildcard_constraints:
+    sample="|".join(map(re.escape, SAMPLES.index)),
 
 
 def lib(rule_name):
@@ -46,9 +49,26 @@ def cell_metadata_path(wildcards):
     return sample_cell_metadata(wildcards.sample)
 
 
-def training_checkpoint(wildcards):
-    """Outside the rule's outputs, so that Snakemake keeps it when a training job is killed."""
-    return f"results/{wildcards.sample}/checkpoints/train_model.pt"
+def sheet_annotation(sample):
+    """The sheet's extra columns (condition, donor, ...) for one sample: annotation of all its cells."""
+    return {column: SAMPLES.loc[sample, column] for column in ANNOTATION_COLUMNS}
+
+
+def sample_annotation(wildcards):
+    return sheet_annotation(wildcards.sample)
+
+
+def regions_bed(wildcards):
+    """The user's region BED when regions.policy is bed (an input, so that editing it reruns the merge)."""
+    return [config["regions"]["bed"]] if config["regions"]["policy"] == "bed" else []
+
+
+def umap_columns():
+    """UMAP colours: Leiden (always), the sample when there are several, then the configured columns."""
+    by_sample = ["sample"] if len(SAMPLES) > 1 else []
+    return by_sample + [
+        c for c in config["plots"]["umap_columns"] if c not in by_sample
+    ]
 
 
 def matrix_files(path):
@@ -76,23 +96,27 @@ def read_inputs(wildcards):
 
 
 def final_outputs():
-    outputs = []
-    for sample in SAMPLES.index:
-        outputs += [
-            f"results/{sample}/clustered.h5ad",
-            f"results/{sample}/da_combined.tsv",
-            f"results/{sample}/plots/training.png",
-            f"results/{sample}/plots/umap.png",
-            f"results/{sample}/plots/da_top_regions.png",
-            f"results/{sample}/plots/umap_top_regions.png",
-        ]
-    return outputs
+    return [
+        "results/study/clustered.h5ad",
+        "results/study/da_combined.tsv",
+        "results/study/qc/integration.tsv",
+        "results/study/plots/training.png",
+        "results/study/plots/umap.png",
+        "results/study/plots/cells_per_cluster.png",
+        "results/study/plots/da_top_regions.png",
+        "results/study/plots/umap_top_regions.png",
+    ]
 
 
-# Config values that name annotation columns or groups are checked now, before any job runs.
+# The sheet's and cell tables' columns, and config values that name annotation columns or groups, are checked
+# now, before any job runs.
 try:
     check_annotation_references(
-        config, {sample: sample_cell_metadata(sample) for sample in SAMPLES.index}
+        config,
+        {
+            sample: (sample_cell_metadata(sample), sheet_annotation(sample))
+            for sample in SAMPLES.index
+        },
     )
 except InputError as error:
     raise WorkflowError(str(error)) from None

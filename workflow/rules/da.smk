@@ -1,29 +1,27 @@
 rule differential_accessibility:
     input:
-        clustered="results/{sample}/clustered.h5ad",
-        weights="results/{sample}/model/weights.pt",
-        description="results/{sample}/model/model.json",
+        clustered="results/study/clustered.h5ad",
+        weights="results/study/model/weights.pt",
+        description="results/study/model/model.json",
         lib=lib("differential_accessibility"),
     output:
         tables=report(
-            directory("results/{sample}/da"),
+            directory("results/study/da"),
             patterns=["{name}.tsv"],
             caption="../../report/da_table.rst",
             category="4. Differential accessibility",
-            subcategory="{sample}",
-            labels={"sample": "{sample}", "comparison": "{name}"},
+            labels={"comparison": "{name}"},
         ),
         combined=report(
-            "results/{sample}/da_combined.tsv",
+            "results/study/da_combined.tsv",
             caption="../../report/da_combined.rst",
             category="4. Differential accessibility",
-            subcategory="{sample}",
-            labels={"sample": "{sample}", "comparison": "all (combined)"},
+            labels={"comparison": "all (combined)"},
         ),
     log:
-        "results/{sample}/logs/differential_accessibility.log",
+        "results/study/logs/differential_accessibility.log",
     benchmark:
-        "results/{sample}/benchmarks/differential_accessibility.tsv"
+        "results/study/benchmarks/differential_accessibility.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]

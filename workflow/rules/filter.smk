@@ -1,19 +1,19 @@
 rule filter_cells_regions:
     input:
-        fragments="results/{sample}/fragments.h5ad",
+        merged="results/study/merged.h5ad",
         lib=lib("filter_cells_regions"),
     output:
-        filtered="results/{sample}/filtered.h5ad",
+        filtered="results/study/filtered.h5ad",
         stats=report(
-            "results/{sample}/qc/filtering.tsv",
+            "results/study/qc/filtering.tsv",
             caption="../../report/filtering.rst",
             category="1. Quality control",
-            labels={"sample": "{sample}", "table": "filtering"},
+            labels={"table": "filtering"},
         ),
     log:
-        "results/{sample}/logs/filter_cells_regions.log",
+        "results/study/logs/filter_cells_regions.log",
     benchmark:
-        "results/{sample}/benchmarks/filter_cells_regions.tsv"
+        "results/study/benchmarks/filter_cells_regions.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: 1

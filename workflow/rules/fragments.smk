@@ -1,13 +1,13 @@
 rule count_fragments:
     input:
-        raw="results/{sample}/raw.h5ad",
+        raw="results/samples/{sample}/raw.h5ad",
         lib=lib("count_fragments"),
     output:
-        "results/{sample}/fragments.h5ad",
+        "results/samples/{sample}/fragments.h5ad",
     log:
-        "results/{sample}/logs/count_fragments.log",
+        "results/samples/{sample}/logs/count_fragments.log",
     benchmark:
-        "results/{sample}/benchmarks/count_fragments.tsv"
+        "results/samples/{sample}/benchmarks/count_fragments.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: 1

@@ -2,11 +2,11 @@ rule read_matrix:
     input:
         unpack(read_inputs),
     output:
-        "results/{sample}/raw.h5ad",
+        "results/samples/{sample}/raw.h5ad",
     log:
-        "results/{sample}/logs/read_matrix.log",
+        "results/samples/{sample}/logs/read_matrix.log",
     benchmark:
-        "results/{sample}/benchmarks/read_matrix.tsv"
+        "results/samples/{sample}/benchmarks/read_matrix.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: 1
@@ -16,5 +16,6 @@ rule read_matrix:
     params:
         matrix=matrix_path,
         cell_metadata=cell_metadata_path,
+        annotation=sample_annotation,
     script:
         "../../scripts/read_matrix.py"

@@ -1,20 +1,20 @@
 rule train_model:
     input:
-        filtered="results/{sample}/filtered.h5ad",
+        filtered="results/study/filtered.h5ad",
         lib=lib("train_model"),
     output:
-        weights="results/{sample}/model/weights.pt",
-        description="results/{sample}/model/model.json",
+        weights="results/study/model/weights.pt",
+        description="results/study/model/model.json",
         history=report(
-            "results/{sample}/qc/training_history.tsv",
+            "results/study/qc/training_history.tsv",
             caption="../../report/training_history.rst",
             category="2. Model",
-            labels={"sample": "{sample}", "table": "training history"},
+            labels={"table": "training history"},
         ),
     log:
-        "results/{sample}/logs/train_model.log",
+        "results/study/logs/train_model.log",
     benchmark:
-        "results/{sample}/benchmarks/train_model.tsv"
+        "results/study/benchmarks/train_model.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]
@@ -27,23 +27,23 @@ rule train_model:
         train=config["train"],
         device=config["device"],
         seed=config["seed"],
-        checkpoint=training_checkpoint,
+        checkpoint="results/study/checkpoints/train_model.pt",
     script:
         "../../scripts/train_model.py"
 
 
 rule latent:
     input:
-        filtered="results/{sample}/filtered.h5ad",
-        weights="results/{sample}/model/weights.pt",
-        description="results/{sample}/model/model.json",
+        filtered="results/study/filtered.h5ad",
+        weights="results/study/model/weights.pt",
+        description="results/study/model/model.json",
         lib=lib("latent"),
     output:
-        "results/{sample}/latent.h5ad",
+        "results/study/latent.h5ad",
     log:
-        "results/{sample}/logs/latent.log",
+        "results/study/logs/latent.log",
     benchmark:
-        "results/{sample}/benchmarks/latent.tsv"
+        "results/study/benchmarks/latent.tsv"
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]

@@ -10,6 +10,7 @@ from ..comparisons import cluster_comparisons, configured_comparisons
 from ..keys import CLUSTER_KEY
 from ..da import DASettings, differential_accessibility, model_accessibility_blocks
 from ..model import PoissonVI
+from ..study import SAMPLE_KEY
 from .files import read_h5ad, write_tsv
 
 log = logging.getLogger("atacflow")
@@ -22,8 +23,13 @@ def differential_accessibility_tables(clustered_path, model_dir, params, device,
     comparisons = cluster_comparisons(adata.obs, CLUSTER_KEY, params["cluster_mode"])
     comparisons += configured_comparisons(adata.obs, params["comparisons"])
     settings = DASettings(seed=seed, **{k: v for k, v in params.items() if k not in ("cluster_mode", "comparisons")})
+    batch_corrected = settings.batch_correction and len(model.batch_categories) > 1
+    log.info("accessibility %s", f"averaged over the {len(model.batch_categories)} batches of {model.batch_key!r}"
+             if batch_corrected else "decoded with each cell's own batch" if model.batch_categories else
+             "of a model without batches")
     tables = differential_accessibility(
-        model_accessibility_blocks(model, adata, settings), adata.X, adata.var_names, comparisons, settings, model.device
+        model_accessibility_blocks(model, adata, settings), adata.X, adata.var_names, comparisons, settings,
+        model.device, adata.obs[SAMPLE_KEY].astype(str).to_numpy(), batch_corrected,
     )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,30 @@
+rule merge_samples:
+    input:
+        fragments=expand(
+            "results/samples/{sample}/fragments.h5ad", sample=SAMPLES.index
+        ),
+        regions=regions_bed,
+        lib=lib("merge_samples"),
+    output:
+        merged="results/study/merged.h5ad",
+        stats=report(
+            "results/study/qc/peak_merge.tsv",
+            caption="../../report/peak_merge.rst",
+            category="1. Quality control",
+            labels={"table": "common regions per sample"},
+        ),
+    log:
+        "results/study/logs/merge_samples.log",
+    benchmark:
+        "results/study/benchmarks/merge_samples.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        samples=list(SAMPLES.index),
+        regions=config["regions"],
+    script:
+        "../../scripts/merge_samples.py"
