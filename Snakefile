@@ -17,6 +17,7 @@ include: "workflow/rules/filter.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/cluster.smk"
 include: "workflow/rules/da.smk"
+include: "workflow/rules/conditions.smk"
 include: "workflow/rules/plots.smk"
 
 

@@ -31,9 +31,10 @@ OUT = REPO / "benchmarks" / "out" / "study"
 
 
 def write_donor_folders(granja, target):
-    """One Cell Ranger folder per donor; the source's `sample` column (the donor) becomes `donor`."""
+    """One Cell Ranger folder per donor; the source's `sample` (the donor) and `barcode` columns, names the workflow
+    gives its own columns, become `donor` and `barcode_10x`."""
     counts = sp.csr_matrix(scipy.io.mmread(granja / "matrix.mtx.gz").T)
-    cells = pd.read_csv(granja / "cells.tsv.gz", sep="\t").rename(columns={"sample": "donor"})
+    cells = pd.read_csv(granja / "cells.tsv.gz", sep="\t").rename(columns={"sample": "donor", "barcode": "barcode_10x"})
     with gzip.open(granja / "peaks.bed.gz", "rt") as handle:
         peaks = handle.readlines()
     rows = []

@@ -10,6 +10,7 @@ run_step(
         snakemake.output[0],  # noqa: F821
         snakemake.wildcards.sample,  # noqa: F821
         dict(snakemake.params.annotation),  # noqa: F821
+        snakemake.params.barcode_suffix,  # noqa: F821
     ),
     snakemake.log[0],  # noqa: F821
 )

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import DONORS, GRANJA_1K, GRANJA_DONORS, ROOT, run_snakemake, write_sample_sheet
 
-AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "integration", "all"}
+AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "integration", "condition_da", "all"}
 AFTER_TRAINING = {"train_model", "latent", "cluster", "plot_training"} | AFTER_CLUSTERING
 
 
@@ -37,9 +37,10 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("model:\n  n_hidden: 40\n", AFTER_TRAINING),
         ("filter:\n  min_cell_fragments: 25\n", {"filter_cells_regions"} | AFTER_TRAINING),
         ("integration:\n  label_key: donor\n", {"integration", "all"}),
+        ("da:\n  pseudobulk:\n    fdr: 0.1\n", {"condition_da", "all"}),
     ],
     ids=["da-parameter", "plot-parameter", "cluster-parameter", "training-parameter", "model-parameter", "filter-parameter",
-         "integration-parameter"],
+         "integration-parameter", "condition-parameter"],
 )
 def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, yaml_text, expected):
     change = tmp_path / "change.yaml"
@@ -50,7 +51,7 @@ def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, ya
 FROM_FILTER = {"filter_cells_regions"} | AFTER_TRAINING
 FROM_MERGE = {"merge_samples"} | FROM_FILTER
 EVERY_RULE = {"read_matrix", "count_fragments"} | FROM_MERGE
-PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "all"}
+PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da", "all"}
 
 
 @pytest.mark.parametrize(
@@ -61,6 +62,8 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "all"}
         ("steps/fragments.py", {"count_fragments"} | FROM_MERGE),
         ("steps/merge.py", FROM_MERGE),
         ("steps/integration.py", {"integration", "all"}),
+        ("steps/conditions.py", {"condition_da", "all"}),
+        ("pseudobulk.py", {"condition_da", "all"}),
         ("steps/filter.py", FROM_FILTER),
         ("steps/train.py", AFTER_TRAINING),
         ("steps/latent.py", AFTER_TRAINING - {"train_model", "plot_training"}),

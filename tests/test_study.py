@@ -1,12 +1,15 @@
 """A study of several samples: the common region set by genomic overlap, the joint AnnData, mixing scores, and
 the real workflow on the two BPCells samples, whose peak sets differ."""
 
+import gzip
 import json
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.io
+import scipy.sparse as sp
 import torch
 
 from atacflow.errors import InputError
@@ -14,7 +17,7 @@ from atacflow.integration import mixing_score
 from atacflow.matrix_io import read_peak_matrix
 from atacflow.model import PoissonVI
 from atacflow.peak_merge import common_regions, merge_overlapping
-from conftest import PBMC_H5, PBMC_UNSORTED_H5, UNANNOTATED, run_snakemake
+from conftest import DONORS, GRANJA_DONORS, PBMC_H5, PBMC_UNSORTED_H5, UNANNOTATED, run_snakemake
 
 
 def _bed(rows):
@@ -136,3 +139,31 @@ def test_batch_corrected_da_for_every_cluster_and_the_sheet_column(bpcells_study
     assert (condition["n_cells1"] == (clustered.obs["condition"] == "sorted").sum()).all()
     scores = pd.read_csv(bpcells_study / "qc" / "integration.tsv", sep="\t").iloc[0]
     assert scores["n_samples"] == 2 and np.isfinite(scores["batch_mixing"])
+
+
+def _write_mtx_folder(folder, counts, barcodes, peaks):
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "matrix.mtx.gz", "wb") as handle:
+        scipy.io.mmwrite(handle, sp.coo_matrix(counts.T), field="integer")
+    (folder / "barcodes.tsv").write_text("".join(f"{b}\n" for b in barcodes))
+    (folder / "peaks.bed").write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in peaks.itertuples(index=False)))
+
+
+def test_a_cell_ranger_aggr_output_is_read_as_the_samples_it_holds(tmp_path):
+    """The two donors aggregated as Cell Ranger aggr writes them: one matrix, barcodes -1 and -2, and the CSV."""
+    donors = [read_peak_matrix(GRANJA_DONORS / donor) for donor in DONORS]
+    barcodes = [f"{b}-{n}" for n, donor in enumerate(donors, start=1) for b in donor.obs_names]
+    _write_mtx_folder(tmp_path / "aggr", sp.vstack([d.X for d in donors]), barcodes,
+                      donors[0].var[["chrom", "start", "end"]])
+    (tmp_path / "aggr.csv").write_text("library_id,fragments,cells,treatment\n"
+                                       f"{DONORS[0]},/data/a/fragments.tsv.gz,/data/a/singlecell.csv,none\n"
+                                       f"{DONORS[1]},/data/b/fragments.tsv.gz,/data/b/singlecell.csv,drug\n")
+    (tmp_path / "samples.tsv").write_text(
+        f"sample\tpath\taggregation_csv\nbmmc\t{tmp_path / 'aggr'}\t{tmp_path / 'aggr.csv'}\n")
+    run_snakemake(tmp_path, "--until", "merge_samples", configfiles=[UNANNOTATED])
+    merged = ad.read_h5ad(tmp_path / "results" / "study" / "merged.h5ad")
+    for number, (donor, matrix, treatment) in enumerate(zip(DONORS, donors, ("none", "drug")), start=1):
+        cells = (merged.obs["sample"] == donor).to_numpy()
+        assert list(merged.obs["barcode"][cells]) == [f"{b}-{number}" for b in matrix.obs_names]
+        assert (merged.obs["treatment"][cells] == treatment).all()
+        np.testing.assert_array_equal(merged[cells].X.toarray(), np.ceil(matrix.X.toarray() / 2))

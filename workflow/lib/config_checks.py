@@ -6,15 +6,17 @@ import pandas as pd
 from .annotations import cell_metadata_header, read_cell_metadata
 from .errors import InputError
 from .keys import CLUSTER_KEY
+from .pseudobulk import ConditionComparison, check_design
 from .study import BARCODE_KEY, SAMPLE_KEY, SHEET_COLUMNS
 
 # columns the workflow adds to every cell; cell tables and sheets must not bring their own
 RESERVED_COLUMNS = (SAMPLE_KEY, BARCODE_KEY, CLUSTER_KEY)
 
 
-def check_sample_sheet(sheet, path):
-    """The same sample name or the same input path twice is an error naming them."""
-    for column, what in (("sample", "sample names"), ("path", "input paths")):
+def check_sample_sheet(sheet, path, expanded=False):
+    """The same sample name or the same input path twice is an error naming them (once aggr rows are expanded into
+    their libraries, which share their matrix's path, only names are checked)."""
+    for column, what in (("sample", "sample names"), ("path", "input paths"))[: 1 if expanded else 2]:
         repeated = sorted(sheet.loc[sheet[column].duplicated(), column])
         if repeated:
             raise InputError(f"sample sheet {path}: {what} must be unique; found more than once: {repeated}")
@@ -35,6 +37,9 @@ def annotation_references(config):
                         ("integration.label_key", config["integration"].get("label_key"))):
         if column:
             references.append((key, column, []))
+    for i, entry in enumerate(config["da"]["conditions"]):
+        references.append((f"da.conditions[{i}].column", entry["column"], []))
+        references += [(f"da.conditions[{i}].covariates", covariate, []) for covariate in entry.get("covariates", [])]
     for i, entry in enumerate(config["da"]["comparisons"]):
         groups = [(f"da.comparisons[{i}].{name}", str(entry[name])) for name in ("group1", "group2")
                   if str(entry.get(name, "rest")) != "rest"]
@@ -66,6 +71,39 @@ def check_annotation_references(config, samples):
         annotations[sample] = (table, sample_values, header + [SAMPLE_KEY, BARCODE_KEY, *sheet_values])
     for key, column, groups in references:
         _check_reference(key, column, groups, samples, annotations)
+    for i, entry in enumerate(config["da"]["conditions"]):
+        _check_condition(f"da.conditions[{i}]", ConditionComparison.from_config(entry), annotations)
+
+
+def _check_condition(key, comparison, annotations):
+    """Samples as replicates need at least 2 samples per group (pseudobulk units: one sample and condition value,
+    from the sheet or the cell tables), and a design whose covariates are not confounded with the condition."""
+    units = []
+    for sample, (table, sample_values, _) in annotations.items():
+        values = {sample_values[comparison.column]} if comparison.column in sample_values else \
+            set(table[comparison.column].dropna().astype(str)) if comparison.column in table else set()
+        for value in values & {comparison.group1, comparison.group2}:
+            covariates = {c: sample_values[c] if c in sample_values else _one_value(table, c, sample, key)
+                          for c in comparison.covariates}
+            units.append({"sample": sample, "condition": value, **covariates})
+    units = pd.DataFrame(units, columns=list(dict.fromkeys(["sample", "condition", *comparison.covariates])))
+    for group in (comparison.group1, comparison.group2):
+        holding = sorted(units.loc[units["condition"] == group, "sample"])
+        if len(holding) < 2:
+            raise InputError(
+                f"config {key}: group {group!r} of column {comparison.column!r} has {len(holding)} samples "
+                f"{holding}; expected at least 2, since samples are the replicates of a condition test (for a "
+                "descriptive comparison of cells, use da.comparisons: the model-based DA)"
+            )
+    check_design(units, comparison)
+
+
+def _one_value(table, column, sample, key):
+    values = table[column].dropna().astype(str).unique() if column in table else []
+    if len(values) != 1:
+        raise InputError(f"config {key}: covariate {column!r} has {len(values)} values in sample {sample!r}; "
+                         "expected one value per sample (a sample-level covariate)")
+    return values[0]
 
 
 def _check_reference(key, column, groups, samples, annotations):

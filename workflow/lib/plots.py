@@ -29,17 +29,19 @@ def plot_training_history(history, best_epoch, path):
 
 
 def plot_umap(adata, columns, path):
-    """One UMAP panel per annotation column (categorical)."""
+    """One UMAP panel per annotation column (categorical); points drawn in a random order (seeded), so that no
+    category hides another by being drawn last."""
     figure, axes = plt.subplots(1, len(columns), figsize=(6.5 * len(columns), 5.5), squeeze=False)
     umap = adata.obsm["X_umap"]
+    order = np.random.default_rng(0).permutation(adata.n_obs)
     for axis, column in zip(axes[0], columns):
-        values = adata.obs[column].astype(str)
-        categories = sorted(values.unique(), key=lambda v: (len(v), v))
-        for category, color in zip(categories, palette(len(categories))):
-            chosen = (values == category).to_numpy()
-            axis.scatter(umap[chosen, 0], umap[chosen, 1], s=3, color=color, label=category, rasterized=True)
+        values = adata.obs[column].astype(str).to_numpy()
+        categories = sorted(set(values), key=lambda v: (len(v), v))
+        color_of = dict(zip(categories, palette(len(categories))))
+        axis.scatter(umap[order, 0], umap[order, 1], s=3, c=[color_of[v] for v in values[order]], rasterized=True)
+        handles = [plt.Line2D([], [], marker="o", linestyle="", color=color_of[c], label=c) for c in categories]
         axis.set(title=column, xlabel="UMAP1", ylabel="UMAP2", xticks=[], yticks=[])
-        axis.legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+        axis.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
     _save(figure, path)
 
 
@@ -57,6 +59,27 @@ def plot_cells_per_cluster(cells, mixing, path):
     counts_axis.set(ylabel="cells", title="Cells per cluster and sample")
     shares_axis.set(ylabel="share of the cluster's cells", title=f"Sample shares (batch mixing {mixing:.2f})")
     shares_axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    _save(figure, path)
+
+
+def plot_volcanoes(tables, title, fdr, path):
+    """One volcano panel per scope (all cells, then clusters): log2 fold change against -log10 adjusted p-value,
+    called regions (adjusted p < fdr) in colour."""
+    n_columns = min(4, len(tables))
+    n_rows = int(np.ceil(len(tables) / n_columns))
+    figure, axes = plt.subplots(n_rows, n_columns, figsize=(4 * n_columns, 3.6 * n_rows), squeeze=False)
+    for axis, (scope, table) in zip(axes.ravel(), tables.items()):
+        padj = table["padj"].fillna(1.0).clip(lower=1e-300)
+        called = (table["padj"] < fdr).fillna(False).to_numpy()
+        axis.scatter(table["log2FoldChange"][~called], -np.log10(padj[~called]), s=3, color="#999999", rasterized=True)
+        axis.scatter(table["log2FoldChange"][called], -np.log10(padj[called]), s=4, color=OKABE_ITO[5], rasterized=True)
+        units = f"{table['n_pseudobulks1'].iloc[0]} vs {table['n_pseudobulks2'].iloc[0]} pseudobulks"
+        axis.set(title=f"{table['scope'].iloc[0]}: {called.sum()} called\n({units})", xlabel="log2 fold change",
+                 ylabel="-log10 adjusted p")
+        axis.axhline(-np.log10(fdr), color="grey", linestyle=":", linewidth=0.8)
+    for axis in axes.ravel()[len(tables):]:
+        axis.axis("off")
+    figure.suptitle(f"{title} (samples as replicates)")
     _save(figure, path)
 
 

@@ -1,18 +1,71 @@
 """A study: the samples of one sheet as one set of cells.
 
-Cell names are `<sample>#<barcode>` (ArchR's convention), unique across samples even where 10x barcodes repeat;
+A Cell Ranger ATAC `aggr` output is read as the libraries it holds (`expand_aggregations`). Cell names are
+`<sample>#<barcode>` (ArchR's convention), unique across samples even where 10x barcodes repeat;
 `obs["barcode"]` keeps the barcode as the matrix has it, which is what `cell_metadata` tables join on.
 `obs["sample"]` names the sample, and every extra column of the sheet is a sample-level annotation copied onto
 that sample's cells.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .errors import InputError
+
 SAMPLE_KEY, BARCODE_KEY = "sample", "barcode"
 CELL_NAME_SEPARATOR = "#"
-SHEET_COLUMNS = ("sample", "path", "cell_metadata")  # what the sheet says about files, not annotation
+# what the sheet says about files, not annotation
+SHEET_COLUMNS = ("sample", "path", "cell_metadata", "aggregation_csv", "barcode_suffix")
+# Cell Ranger's own columns of an aggr CSV (ATAC and ARC); any other column is sample-level annotation
+AGGREGATION_FILE_COLUMNS = ("library_id", "fragments", "cells", "peaks", "atac_fragments", "per_barcode_metrics",
+                            "gex_molecule_info")
+SAMPLE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def expand_aggregations(sheet):
+    """A row whose `aggregation_csv` names the CSV of a Cell Ranger ATAC `aggr` run (its matrix in `path`, barcodes
+    ending in -1, -2, ...) becomes one row per library: sample = the CSV's library_id, barcode_suffix = -N for its
+    N-th library, and the CSV's extra columns as the library's annotation. Other rows stay as they are."""
+    if "aggregation_csv" not in sheet.columns or not (sheet["aggregation_csv"] != "").any():
+        return sheet.assign(barcode_suffix="")
+    rows = []
+    for row in sheet.to_dict("records"):
+        if not row["aggregation_csv"]:
+            rows.append({**row, "barcode_suffix": ""})
+            continue
+        for number, library in enumerate(_aggregation_libraries(row["aggregation_csv"]), start=1):
+            rows.append({**row, **library, "barcode_suffix": f"-{number}"})
+    return pd.DataFrame(rows).fillna("")
+
+
+def _aggregation_libraries(path):
+    """The libraries of an aggr CSV, in order: {"sample": library_id, annotation column: value}."""
+    try:
+        table = pd.read_csv(path, dtype=str).fillna("")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"aggregation_csv {path}: cannot be read as a CSV ({error})") from None
+    if "library_id" not in table.columns or table.empty:
+        raise InputError(f"aggregation_csv {path}: found columns {list(table.columns)} and {len(table)} rows; expected "
+                         "Cell Ranger's aggr CSV with a library_id column, one row per library")
+    bad = [name for name in table["library_id"] if not SAMPLE_NAME.match(name)]
+    if bad:
+        raise InputError(f"aggregation_csv {path}: library_id {bad[0]!r} cannot name a sample; expected letters, digits, "
+                         "'.', '_' and '-'")
+    annotation = [column for column in table.columns if column not in AGGREGATION_FILE_COLUMNS]
+    return [{"sample": library["library_id"], **{column: library[column] for column in annotation}}
+            for library in table.to_dict("records")]
+
+
+def cells_of_library(adata, barcode_suffix, path):
+    """The cells of one library of an aggr matrix: barcodes ending in its suffix (-N)."""
+    keep = adata.obs_names.str.endswith(barcode_suffix)
+    if not keep.any():
+        raise InputError(f"{path}: no barcode ends in {barcode_suffix!r}; expected the aggr matrix of the libraries "
+                         "listed in aggregation_csv, in order")
+    return adata[keep].copy()
 
 
 def label_cells(adata, sample, sample_annotation):

@@ -13,6 +13,8 @@ from atacflow.config_checks import (
     check_sample_sheet,
 )
 from atacflow.errors import InputError
+from atacflow.pseudobulk import ConditionComparison
+from atacflow.study import expand_aggregations
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -20,6 +22,10 @@ SAMPLES = pd.read_csv(config["samples"], sep="\t", dtype=str, comment="#").filln
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
 try:
     check_sample_sheet(SAMPLES, config["samples"])
+    SAMPLES = expand_aggregations(
+        SAMPLES
+    )  # a Cell Ranger aggr output: one sample per library
+    check_sample_sheet(SAMPLES, config["samples"], expanded=True)
 except InputError as error:
     raise WorkflowError(str(error)) from None
 SAMPLES = SAMPLES.set_index("sample", drop=False)
@@ -58,9 +64,26 @@ def sample_annotation(wildcards):
     return sheet_annotation(wildcards.sample)
 
 
+def barcode_suffix(wildcards):
+    """-N for the N-th library of a Cell Ranger aggr matrix, else empty."""
+    return SAMPLES.loc[wildcards.sample, "barcode_suffix"]
+
+
 def regions_bed(wildcards):
     """The user's region BED when regions.policy is bed (an input, so that editing it reruns the merge)."""
     return [config["regions"]["bed"]] if config["regions"]["policy"] == "bed" else []
+
+
+def model_da_settings():
+    """The model-based DA's settings: config da without the condition tests (their own rule's)."""
+    return {
+        k: v for k, v in config["da"].items() if k not in ("conditions", "pseudobulk")
+    }
+
+
+CONDITION_NAMES = [
+    ConditionComparison.from_config(entry).name for entry in config["da"]["conditions"]
+]
 
 
 def umap_columns():
@@ -105,7 +128,7 @@ def final_outputs():
         "results/study/plots/cells_per_cluster.png",
         "results/study/plots/da_top_regions.png",
         "results/study/plots/umap_top_regions.png",
-    ]
+    ] + (["results/study/conditions_combined.tsv"] if CONDITION_NAMES else [])
 
 
 # The sheet's and cell tables' columns, and config values that name annotation columns or groups, are checked

@@ -30,7 +30,7 @@ rule differential_accessibility:
         runtime=120,
         gpu=1,
     params:
-        da=config["da"],
+        da=model_da_settings(),
         device=config["device"],
         seed=config["seed"],
     script:

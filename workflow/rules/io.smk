@@ -17,5 +17,6 @@ rule read_matrix:
         matrix=matrix_path,
         cell_metadata=cell_metadata_path,
         annotation=sample_annotation,
+        barcode_suffix=barcode_suffix,
     script:
         "../../scripts/read_matrix.py"

@@ -1,0 +1,16 @@
+"""Rule condition_da: conditions compared with samples as replicates (pseudobulk, negative-binomial GLM)."""
+
+from atacflow.errors import run_step
+from atacflow.steps.conditions import condition_tables
+
+run_step(
+    lambda: condition_tables(
+        snakemake.input.clustered,  # noqa: F821
+        list(snakemake.params.conditions),  # noqa: F821
+        dict(snakemake.params.pseudobulk),  # noqa: F821
+        snakemake.output.tables,  # noqa: F821
+        snakemake.output.combined,  # noqa: F821
+        list(snakemake.output.volcanoes),  # noqa: F821
+    ),
+    snakemake.log[0],  # noqa: F821
+)
