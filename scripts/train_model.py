@@ -16,6 +16,7 @@ run_step(
         Path(snakemake.output.weights).parent,  # noqa: F821
         snakemake.output.history,  # noqa: F821
         snakemake.params.checkpoint,  # noqa: F821
+        snakemake.config["train"]["checkpoint_every_epochs"],  # noqa: F821  (changes no number: not a param)
     ),
     snakemake.log[0],  # noqa: F821
 )

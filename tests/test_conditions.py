@@ -55,6 +55,16 @@ def test_a_covariate_confounded_with_the_condition_is_refused():
         check_design(units, ConditionComparison("group", "a", "b", ("site",)))
 
 
+def test_designs_without_covariates_pass_and_saturated_ones_are_refused():
+    units = pd.DataFrame({"sample": ["s1", "s2", "s3", "s4"], "condition": ["a", "a", "b", "b"],
+                          "donor": ["d1", "d2", "d1", "d3"]})
+    check_design(units, ConditionComparison("group", "a", "b"))
+    with pytest.raises(InputError, match="4 pseudobulks for 4 coefficients .* leave no residual degree of freedom"):
+        check_design(units, ConditionComparison("group", "a", "b", ("donor",)))
+    with pytest.raises(InputError, match="covariates \\['condition'\\] are the compared column"):
+        ConditionComparison("group", "a", "b", ("condition",)).check_covariates("da.conditions[0]")
+
+
 def test_random_halves_of_one_cell_type_within_each_donor_call_nothing(workflow_run):
     """The null on real data: the largest cell type's cells cut at random into two 'conditions' within each
     donor, donor as covariate (paired): at most 1% of regions called (aim: none)."""

@@ -38,9 +38,11 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("filter:\n  min_cell_fragments: 25\n", {"filter_cells_regions"} | AFTER_TRAINING),
         ("integration:\n  label_key: donor\n", {"integration", "all"}),
         ("da:\n  pseudobulk:\n    fdr: 0.1\n", {"condition_da", "all"}),
+        ("train:\n  checkpoint_every_epochs: 3\n", set()),
+        ("regions:\n  bed: unused_with_policy_overlap.bed\n", set()),
     ],
     ids=["da-parameter", "plot-parameter", "cluster-parameter", "training-parameter", "model-parameter", "filter-parameter",
-         "integration-parameter", "condition-parameter"],
+         "integration-parameter", "condition-parameter", "checkpoint-interval", "unused-region-bed"],
 )
 def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, yaml_text, expected):
     change = tmp_path / "change.yaml"

@@ -17,6 +17,7 @@ from atacflow.integration import mixing_score
 from atacflow.matrix_io import read_peak_matrix
 from atacflow.model import PoissonVI
 from atacflow.peak_merge import common_regions, merge_overlapping
+from atacflow.study import expand_aggregations
 from conftest import DONORS, GRANJA_DONORS, PBMC_H5, PBMC_UNSORTED_H5, UNANNOTATED, run_snakemake
 
 
@@ -167,3 +168,11 @@ def test_a_cell_ranger_aggr_output_is_read_as_the_samples_it_holds(tmp_path):
         assert list(merged.obs["barcode"][cells]) == [f"{b}-{number}" for b in matrix.obs_names]
         assert (merged.obs["treatment"][cells] == treatment).all()
         np.testing.assert_array_equal(merged[cells].X.toarray(), np.ceil(matrix.X.toarray() / 2))
+
+
+def test_an_aggr_csv_column_cannot_override_the_sheet(tmp_path):
+    (tmp_path / "aggr.csv").write_text("library_id,fragments,cells,sample\nA,f,c,other\n")
+    sheet = pd.DataFrame({"sample": ["x"], "path": ["p"], "cell_metadata": [""],
+                          "aggregation_csv": [str(tmp_path / "aggr.csv")]})
+    with pytest.raises(InputError, match="columns \\['sample'\\] would override the sample sheet's"):
+        expand_aggregations(sheet)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import GRANJA_1K, run_snakemake, snakemake_command, write_sample_sheet
+from conftest import GRANJA_1K, UNANNOTATED, run_snakemake, snakemake_command, write_sample_sheet
 
 SAMPLE = "cells"
 STUDY = "study"
@@ -28,9 +28,9 @@ KILL_CONFIG = """train:
 def uninterrupted(tmp_path_factory):
     """The reference: the same training run to its end without interruption; its weights and history."""
     workdir = tmp_path_factory.mktemp("kill")
-    write_sample_sheet(workdir, [(SAMPLE, GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
+    write_sample_sheet(workdir, [(SAMPLE, GRANJA_1K, "")])
     (workdir / "kill.yaml").write_text(KILL_CONFIG)
-    run_snakemake(workdir, "--until", "train_model", configfiles=[workdir / "kill.yaml"])
+    run_snakemake(workdir, "--until", "train_model", configfiles=[UNANNOTATED, workdir / "kill.yaml"])
     model = workdir / "results" / STUDY / "model"
     reference = workdir / "reference"
     shutil.copytree(model, reference)
@@ -56,7 +56,7 @@ def _kill_training_after_a_checkpoint(workdir, signal_number):
     """Start the training job, wait for its first checkpoint, send it `signal_number`; the run must fail."""
     checkpoint = workdir / "results" / STUDY / "checkpoints" / "train_model.pt"
     command = snakemake_command(workdir, "--until", "train_model", "--forcerun", "train_model",
-                                configfiles=[workdir / "kill.yaml"])
+                                configfiles=[UNANNOTATED, workdir / "kill.yaml"])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "PYTHONHASHSEED": "0"})
     deadline = time.monotonic() + 300
@@ -82,7 +82,7 @@ def test_a_killed_training_job_resumes_to_identical_weights(uninterrupted, signa
         log = (results / "logs" / "train_model.log").read_text()
         assert f"training stopped by SIGTERM after epoch {saved_epoch}" in log and "Traceback" not in log
 
-    run_snakemake(workdir, "--until", "train_model", configfiles=[workdir / "kill.yaml"])
+    run_snakemake(workdir, "--until", "train_model", configfiles=[UNANNOTATED, workdir / "kill.yaml"])
     log = (results / "logs" / "train_model.log").read_text()
     assert f"resuming from checkpoint results/{STUDY}/checkpoints/train_model.pt after epoch {saved_epoch}" in log
     assert f"epoch {saved_epoch}:" not in log and f"epoch {saved_epoch + 1}:" in log  # no epoch trained twice

@@ -71,8 +71,15 @@ def check_annotation_references(config, samples):
         annotations[sample] = (table, sample_values, header + [SAMPLE_KEY, BARCODE_KEY, *sheet_values])
     for key, column, groups in references:
         _check_reference(key, column, groups, samples, annotations)
+    names = [ConditionComparison.from_config(entry).name for entry in config["da"]["conditions"]]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"config da.conditions: comparisons {repeated} are listed more than once; expected each "
+                         "column, group1, group2 once (their tables and figures are named by them)")
     for i, entry in enumerate(config["da"]["conditions"]):
-        _check_condition(f"da.conditions[{i}]", ConditionComparison.from_config(entry), annotations)
+        comparison = ConditionComparison.from_config(entry)
+        comparison.check_covariates(f"da.conditions[{i}]")
+        _check_condition(f"da.conditions[{i}]", comparison, annotations)
 
 
 def _check_condition(key, comparison, annotations):

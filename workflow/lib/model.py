@@ -17,6 +17,7 @@ from .training import TrainingSettings, split_cells, train
 
 log = logging.getLogger(__name__)
 WEIGHTS_FILE, HYPERPARAMETERS_FILE = "weights.pt", "model.json"
+TRAINING_CODE = ("model.py", "module.py", "training.py", "sparse_batches.py", "checkpoints.py")
 
 
 def resolve_device(device="auto"):
@@ -85,7 +86,7 @@ class PoissonVI:
         torch.manual_seed(settings.seed)
         train_cells, validation_cells = split_cells(adata.n_obs, settings.train_fraction, settings.seed)
         checkpoint = None if checkpoint_path is None else TrainingCheckpoint(
-            checkpoint_path, self.run_fingerprint(settings), settings.checkpoint_every_epochs
+            checkpoint_path, self.run_fingerprint(adata, settings), settings.checkpoint_every_epochs
         )
         history, best_epoch = train(
             self.module, self._data(adata), settings, self._batch_onehot(adata), train_cells, validation_cells,
@@ -100,12 +101,17 @@ class PoissonVI:
         }
         return history
 
-    def run_fingerprint(self, settings):
-        """What a training run's numbers depend on: data, regions, batches, hyper-parameters, the seed of the
-        initial weights, the settings (all but how often checkpoints are written) and the device type."""
+    def run_fingerprint(self, adata, settings):
+        """What a training run's numbers depend on: data, regions, each cell's batch, hyper-parameters, the seed of
+        the initial weights, the settings (all but how often checkpoints are written), the device type, the torch
+        version and the source of the training code."""
         training = {key: value for key, value in settings.__dict__.items() if key != "checkpoint_every_epochs"}
+        batches = _batch_codes(adata, self.batch_key, self.batch_categories) if self.batch_categories else []
+        code = [(Path(__file__).parent / name).read_text() for name in TRAINING_CODE]
         return run_fingerprint(self.fingerprint, self.hyperparameters, self.batch_key, self.batch_categories,
-                               training, self.device.type, self.initial_weights_seed)
+                               hashlib.sha256(np.asarray(batches, dtype=np.int64).tobytes()).hexdigest(), training,
+                               self.device.type, self.initial_weights_seed, torch.__version__,
+                               hashlib.sha256("".join(code).encode()).hexdigest())
 
     def check_regions(self, adata):
         """Loading against other regions is an error naming the difference."""

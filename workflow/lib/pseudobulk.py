@@ -43,6 +43,13 @@ class ConditionComparison:
     def from_config(cls, entry):
         return cls(entry["column"], str(entry["group1"]), str(entry["group2"]), tuple(entry.get("covariates", ())))
 
+    def check_covariates(self, key):
+        """A covariate cannot be the compared column itself, nor a name the pseudobulk table uses."""
+        clashing = [c for c in self.covariates if c in (self.column, "condition", "n_cells")]
+        if clashing:
+            raise InputError(f"config {key}: covariates {clashing} are the compared column {self.column!r} or names "
+                             "the pseudobulk table uses (condition, n_cells); expected other annotation columns")
+
 
 def pseudobulks(counts, obs, comparison, sample_key="sample"):
     """Pseudobulk counts (units x regions) and their table (sample, condition, covariates, n_cells) for the cells
@@ -51,7 +58,7 @@ def pseudobulks(counts, obs, comparison, sample_key="sample"):
     chosen = values.isin([comparison.group1, comparison.group2]).fillna(False).to_numpy()
     keys = [sample_key, comparison.column]
     covariates = [c for c in comparison.covariates if c not in keys]
-    cells = obs.loc[chosen, [*keys, *covariates]].astype(str)
+    cells = obs.loc[chosen, [*keys, *covariates]].astype({key: str for key in keys})
     units = cells.groupby(keys, sort=True, observed=True)
     for covariate in covariates:
         varying = units[covariate].nunique()
@@ -80,7 +87,13 @@ def condition_table(summed, units, regions, comparison, min_cells, fdr, scope, s
         log.info("%s, %s: not tested: pseudobulks per group %s; expected at least 2 in each", comparison.name, scope,
                  per_group.to_dict())
         return None
-    check_design(units, comparison)
+    try:
+        check_design(units, comparison)
+    except InputError as error:
+        if scope == ALL_CELLS:
+            raise
+        log.info("%s, %s: not tested: %s", comparison.name, scope, error)
+        return None
     table = _deseq(summed, units, regions, comparison, shrink)
     table[f"is_da_padj_{fdr}"] = (table["padj"] < fdr).fillna(False)
     for number, group in ((1, comparison.group1), (2, comparison.group2)):
@@ -96,20 +109,29 @@ def condition_table(summed, units, regions, comparison, min_cells, fdr, scope, s
 
 
 def check_design(units, comparison):
-    """The design ~ covariates + condition must have full column rank: a covariate confounded with the condition
-    (the same split of the pseudobulks) leaves the condition effect unidentifiable."""
+    """The design ~ covariates + condition must have full column rank (a covariate confounded with the condition,
+    the same split of the pseudobulks, leaves the condition effect unidentifiable) and leave at least one residual
+    degree of freedom (more pseudobulks than coefficients) to estimate the dispersions."""
     design = design_matrix(units, comparison)
-    if np.linalg.matrix_rank(design.to_numpy(dtype=float)) < design.shape[1]:
+    rank = np.linalg.matrix_rank(design.to_numpy(dtype=float))
+    if rank < design.shape[1]:
         raise InputError(
             f"da.conditions {comparison.name}: covariates {list(comparison.covariates)} are confounded with "
             f"{comparison.column} over the pseudobulks (samples {sorted(units['sample'])}); expected covariates that "
             "vary within each condition (e.g. donors seen in both)"
         )
+    if len(units) <= rank:
+        raise InputError(
+            f"da.conditions {comparison.name}: {len(units)} pseudobulks for {rank} coefficients (intercept, "
+            f"covariates {list(comparison.covariates)}, condition) leave no residual degree of freedom; expected more "
+            "samples, or fewer covariates"
+        )
 
 
 def design_matrix(units, comparison):
     """Intercept, one-hot covariates (first level dropped) and the condition indicator (group1 = 1)."""
-    covariates = pd.get_dummies(units[list(comparison.covariates)], drop_first=True, dtype=float)
+    covariates = pd.get_dummies(units[list(comparison.covariates)].astype(str), drop_first=True, dtype=float) \
+        if comparison.covariates else pd.DataFrame(index=units.index)
     return pd.concat([pd.Series(1.0, index=units.index, name="intercept"), covariates,
                       (units["condition"] == comparison.group1).astype(float).rename("condition")], axis=1)
 

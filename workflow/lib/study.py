@@ -54,6 +54,9 @@ def _aggregation_libraries(path):
     if bad:
         raise InputError(f"aggregation_csv {path}: library_id {bad[0]!r} cannot name a sample; expected letters, digits, "
                          "'.', '_' and '-'")
+    overriding = [column for column in table.columns if column in SHEET_COLUMNS]
+    if overriding:
+        raise InputError(f"aggregation_csv {path}: columns {overriding} would override the sample sheet's; rename them")
     annotation = [column for column in table.columns if column not in AGGREGATION_FILE_COLUMNS]
     return [{"sample": library["library_id"], **{column: library[column] for column in annotation}}
             for library in table.to_dict("records")]

@@ -74,6 +74,21 @@ def regions_bed(wildcards):
     return [config["regions"]["bed"]] if config["regions"]["policy"] == "bed" else []
 
 
+def training_settings():
+    """config train without checkpoint_every_epochs: how often checkpoints are written changes no number, so it is
+    no parameter (changing it reruns nothing); the script reads it from the config."""
+    return {k: v for k, v in config["train"].items() if k != "checkpoint_every_epochs"}
+
+
+def regions_settings():
+    """The region policy, and its BED only when the policy uses one."""
+    policy = config["regions"]["policy"]
+    return {
+        "policy": policy,
+        "bed": config["regions"]["bed"] if policy == "bed" else "",
+    }
+
+
 def model_da_settings():
     """The model-based DA's settings: config da without the condition tests (their own rule's)."""
     return {

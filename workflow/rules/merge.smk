@@ -25,6 +25,6 @@ rule merge_samples:
         runtime=60,
     params:
         samples=list(SAMPLES.index),
-        regions=config["regions"],
+        regions=regions_settings(),
     script:
         "../../scripts/merge_samples.py"

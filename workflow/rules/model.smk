@@ -24,7 +24,7 @@ rule train_model:
         gpu=1,
     params:
         model=config["model"],
-        train=config["train"],
+        train=training_settings(),
         device=config["device"],
         seed=config["seed"],
         checkpoint="results/study/checkpoints/train_model.pt",

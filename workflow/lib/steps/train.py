@@ -13,14 +13,15 @@ log = logging.getLogger("atacflow")
 
 
 def train_model(filtered_path, model_params, train_params, device, seed, threads, model_dir, history_output,
-                checkpoint_path):
+                checkpoint_path, checkpoint_every_epochs):
     """Train, resuming from `checkpoint_path` when a killed job of the same run left one there (it lies outside
     the rule's outputs, so Snakemake keeps it when the job fails); removed once the outputs are written."""
     torch.set_num_threads(threads)
     adata = read_h5ad(filtered_path)
     model = PoissonVI(adata, device=device, seed=seed, **model_params)
     log.info("PoissonVI on %s: %s", model.device, model.hyperparameters)
-    history = model.train(adata, TrainingSettings(seed=seed, **train_params), checkpoint_path)
+    settings = TrainingSettings(seed=seed, checkpoint_every_epochs=checkpoint_every_epochs, **train_params)
+    history = model.train(adata, settings, checkpoint_path)
     write_tsv(history, history_output, index=False)
     model.save(model_dir)
     Path(checkpoint_path).unlink(missing_ok=True)
