@@ -148,11 +148,11 @@ def differential_accessibility(accessibility_blocks, counts, regions, comparison
             columns[comparison.name].append({k: v.cpu().numpy() for k, v in statistics.items()})
     detection = DetectionRates(counts)
     tables = {c.name: _table(c, columns[c.name], detection, regions, settings) for c in comparisons}
+    samples = None if samples is None else np.asarray(samples)
     for comparison in comparisons:
         table = tables[comparison.name]
         table["batch_correction"] = batch_corrected
         if samples is not None:
-            samples = np.asarray(samples)
             table["n_samples1"] = len(np.unique(samples[comparison.cells1]))
             table["n_samples2"] = len(np.unique(samples[comparison.cells2]))
     return tables

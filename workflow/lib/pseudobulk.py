@@ -141,7 +141,8 @@ def _deseq(summed, units, regions, comparison, shrink):
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
 
-    counts = pd.DataFrame(summed.toarray().astype(np.int64), columns=np.asarray(regions))
+    regions = np.asarray(regions)
+    counts = pd.DataFrame(summed.toarray().astype(np.int64), columns=regions)
     detected = (counts.sum(axis=0) > 0).to_numpy()
     metadata = pd.DataFrame({f"covariate{i}": units[c].to_numpy() for i, c in enumerate(comparison.covariates)})
     # "reference" sorts before "tested", so the condition coefficient is group1 over group2
@@ -159,6 +160,6 @@ def _deseq(summed, units, regions, comparison, shrink):
         coefficient = next(c for c in stats.LFC.columns if c.startswith("condition"))
         stats.lfc_shrink(coeff=coefficient)
         table["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
-    table = table.reindex(np.asarray(regions))
+    table = table.reindex(regions)
     table.index.name = "region"
     return table

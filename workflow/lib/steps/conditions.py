@@ -17,19 +17,17 @@ log = logging.getLogger("atacflow")
 
 def condition_tables(clustered_path, conditions, settings, output_dir, combined_output, volcano_outputs):
     adata = read_h5ad(clustered_path)
-    clusters = sorted(adata.obs[CLUSTER_KEY].astype(str).unique(), key=lambda v: (len(v), v))
+    scopes = _scopes(adata.obs[CLUSTER_KEY].astype(str))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     combined = []
     for entry, volcano in zip(conditions, volcano_outputs):
         comparison = ConditionComparison.from_config(entry)
         tables = {}
-        for scope in [ALL_CELLS, *clusters]:
-            cells = slice(None) if scope == ALL_CELLS else (adata.obs[CLUSTER_KEY].astype(str) == scope).to_numpy()
+        for scope, cells in scopes.items():
             summed, units = pseudobulks(adata.X[cells], adata.obs[cells], comparison)
             table = condition_table(summed, units, adata.var_names, comparison, settings["min_cells"],
-                                    settings["fdr"], scope if scope == ALL_CELLS else f"leiden_{scope}",
-                                    settings["lfc_shrink"])
+                                    settings["fdr"], scope, settings["lfc_shrink"])
             if table is None:
                 if scope == ALL_CELLS:
                     raise InputError(f"da.conditions {comparison.name}: fewer than 2 pseudobulks of at least "
@@ -38,7 +36,7 @@ def condition_tables(clustered_path, conditions, settings, output_dir, combined_
                                      "comparison of cells instead)")
                 continue
             tables[scope] = table
-            name = f"{comparison.name}__{table['scope'].iloc[0]}"
+            name = f"{comparison.name}__{scope}"
             write_tsv(table, output_dir / f"{name}.tsv")
             log.info("%s: %d of %d regions called at adjusted p < %s (%d vs %d pseudobulks)", name,
                      table[f"is_da_padj_{settings['fdr']}"].sum(), len(table), settings["fdr"],
@@ -47,3 +45,9 @@ def condition_tables(clustered_path, conditions, settings, output_dir, combined_
         with atomic_path(volcano) as temporary:
             plots.plot_volcanoes(tables, comparison.name, settings["fdr"], temporary)
     write_tsv(pd.concat(combined), combined_output)
+
+
+def _scopes(clusters):
+    """{scope: cells}: all cells, then each Leiden cluster as leiden_<k> (a boolean mask), in cluster order."""
+    order = sorted(clusters.unique(), key=lambda v: (len(v), v))
+    return {ALL_CELLS: slice(None), **{f"{CLUSTER_KEY}_{c}": (clusters == c).to_numpy() for c in order}}
