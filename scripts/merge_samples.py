@@ -1,4 +1,4 @@
-"""Rule merge_samples: the samples' fragments over one common region set (by genomic overlap), as one study."""
+"""Rule merge_samples: the samples' fragments over the study's regions, as one study."""
 
 from atacflow.errors import run_step
 from atacflow.steps.merge import merge_samples
@@ -7,6 +7,7 @@ run_step(
     lambda: merge_samples(
         list(snakemake.input.fragments),  # noqa: F821
         list(snakemake.params.samples),  # noqa: F821
+        "".join(snakemake.input.regions),  # noqa: F821
         dict(snakemake.params.regions),  # noqa: F821
         snakemake.output.merged,  # noqa: F821
         snakemake.output.stats,  # noqa: F821

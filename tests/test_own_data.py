@@ -73,7 +73,7 @@ def test_a_failed_sample_never_costs_another_its_results(tmp_path):
     peaks.write_bytes(clean)
     plan = run_snakemake(tmp_path, *until, "--dry-run", configfiles=[UNANNOTATED]).stdout
     planned = [line.split("sample=")[1].strip() for line in plan.splitlines() if "wildcards: sample=" in line]
-    assert sorted(planned) == ["broken"] * 2  # read_matrix, count_fragments; the joint jobs have no sample
+    assert sorted(planned) == ["broken"] * 2  # read_matrix, fragments_from_matrix; the joint jobs have no sample
     run_snakemake(tmp_path, *until, configfiles=[UNANNOTATED])
     assert snapshot(tmp_path / "results" / "samples" / "good") == good
     merged = ad.read_h5ad(tmp_path / "results" / "study" / "merged.h5ad")

@@ -52,7 +52,8 @@ def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, ya
 
 FROM_FILTER = {"filter_cells_regions"} | AFTER_TRAINING
 FROM_MERGE = {"merge_samples"} | FROM_FILTER
-EVERY_RULE = {"read_matrix", "count_fragments"} | FROM_MERGE
+FROM_REGIONS = {"study_regions"} | FROM_MERGE
+EVERY_RULE = {"read_matrix", "fragments_from_matrix"} | FROM_REGIONS
 PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da", "all"}
 
 
@@ -61,7 +62,9 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
     [
         # each rule's own step module: that stage and what follows it, nothing upstream
         ("steps/read.py", EVERY_RULE),
-        ("steps/fragments.py", {"count_fragments"} | FROM_MERGE),
+        ("steps/regions.py", FROM_REGIONS),
+        ("steps/fragments_from_matrix.py", {"fragments_from_matrix"} | FROM_MERGE),
+        ("steps/region_files.py", FROM_REGIONS),
         ("steps/merge.py", FROM_MERGE),
         ("steps/integration.py", {"integration", "all"}),
         ("steps/conditions.py", {"condition_da", "all"}),
@@ -76,8 +79,9 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("steps/plot_da.py", {"plot_da", "all"}),
         # library modules: every rule whose script imports them, directly or through other modules
         ("matrix_io.py", EVERY_RULE),
-        ("fragments.py", {"count_fragments"} | FROM_MERGE),
-        ("peak_merge.py", FROM_MERGE),
+        ("fragments.py", {"fragments_from_matrix"} | FROM_MERGE),
+        ("peak_merge.py", FROM_REGIONS),
+        ("fragment_counting.py", set()),  # fragments files only: no rule of a study of matrices runs it
         ("integration.py", {"integration", "all"}),
         ("filtering.py", FROM_FILTER),
         ("module.py", AFTER_TRAINING),
@@ -126,7 +130,8 @@ def test_a_rule_declares_the_modules_its_script_imports_and_no_others():
 
 
 def test_adding_a_sample_reruns_its_own_steps_and_the_joint_ones(workflow_run):
-    """A third sample: its per-sample jobs and every joint job, none of the other samples' per-sample jobs."""
+    """A third sample: its per-sample jobs and every joint job, none of the other samples' per-sample jobs (a
+    matrix is summed into the new common regions by the joint merge)."""
     rows = [(donor, GRANJA_DONORS / donor, GRANJA_DONORS / donor / "cells.tsv.gz") for donor in DONORS]
     sheet = write_sample_sheet(workflow_run / "three", [*rows, ("third", GRANJA_1K, GRANJA_1K / "cells.tsv.gz")])
     plan = run_snakemake(workflow_run, "--dry-run", sheet=sheet).stdout

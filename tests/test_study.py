@@ -16,7 +16,7 @@ from atacflow.errors import InputError
 from atacflow.integration import mixing_score
 from atacflow.matrix_io import read_peak_matrix
 from atacflow.model import PoissonVI
-from atacflow.peak_merge import common_regions, merge_overlapping
+from atacflow.peak_merge import common_regions, merge_overlapping, peak_assignment
 from atacflow.study import expand_aggregations
 from conftest import DONORS, GRANJA_DONORS, PBMC_H5, PBMC_UNSORTED_H5, UNANNOTATED, run_snakemake
 
@@ -39,24 +39,24 @@ def test_overlapping_intervals_merge_into_maximal_runs():
 def test_common_regions_keep_what_every_sample_has_and_sum_its_peaks():
     a = _bed([("chr1", 100, 200), ("chr1", 180, 260), ("chr1", 1000, 1100), ("chr2", 10, 20)])
     b = _bed([("chr1", 150, 250), ("chr1", 2000, 2100), ("chr2", 15, 30)])
-    regions, assignment, merged = common_regions({"a": a, "b": b})
-    assert list(regions.index) == ["chr1:100-260", "chr2:10-30"] and merged["n_candidate_regions"] == 4
-    assert assignment["a"].toarray().tolist() == [[1, 0], [1, 0], [0, 0], [0, 1]]
-    assert assignment["b"].toarray().tolist() == [[1, 0], [0, 0], [0, 1]]
-    same, identity, none = common_regions({"a": a, "b": a.copy()})
-    assert list(same.index) == list(a.index) and none is None and (identity["b"].toarray() == np.eye(4)).all()
+    regions, n_candidates = common_regions({"a": a, "b": b})
+    assert list(regions.index) == ["chr1:100-260", "chr2:10-30"] and n_candidates == 4
+    assert peak_assignment(a, regions).toarray().tolist() == [[1, 0], [1, 0], [0, 0], [0, 1]]
+    assert peak_assignment(b, regions).toarray().tolist() == [[1, 0], [0, 0], [0, 1]]
+    same, n_same = common_regions({"a": a, "b": a.copy()})
+    assert list(same.index) == list(a.index) and n_same == 4 and (peak_assignment(a, same).toarray() == np.eye(4)).all()
 
 
 def test_common_regions_from_a_given_bed_take_each_peak_to_its_largest_overlap():
     a = _bed([("chr1", 100, 200), ("chr1", 290, 420)])
     b = _bed([("chr1", 120, 180), ("chr1", 320, 380), ("chr1", 600, 700)])
     given = _bed([("chr1", 0, 150), ("chr1", 150, 300), ("chr1", 300, 400), ("chr1", 400, 900)])
-    regions, assignment, _ = common_regions({"a": a, "b": b}, "bed", given)
+    regions, _ = common_regions({"a": a, "b": b}, "bed", given)
     # a's first peak overlaps [0,150) by 50 and [150,300) by 50: the first wins; its second overlaps [150,300)
     # by 10, [300,400) by 100 and [400,900) by 20; [400,900) holds a peak of b only and is dropped
     assert list(regions.index) == ["chr1:0-150", "chr1:300-400"]
-    assert assignment["a"].toarray().tolist() == [[1, 0], [0, 1]]
-    assert assignment["b"].toarray().tolist() == [[1, 0], [0, 1], [0, 0]]
+    assert peak_assignment(a, regions).toarray().tolist() == [[1, 0], [0, 1]]
+    assert peak_assignment(b, regions).toarray().tolist() == [[1, 0], [0, 1], [0, 0]]
 
 
 def test_chromosome_naming_must_agree():

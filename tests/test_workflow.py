@@ -32,7 +32,7 @@ def test_fragment_conversion_is_ceil_half_of_the_raw_reads(workflow_run, donor):
     raw, fragments = ad.read_h5ad(sample / "raw.h5ad"), ad.read_h5ad(sample / "fragments.h5ad")
     np.testing.assert_array_equal(fragments.X.toarray(), np.ceil(raw.X.toarray() / 2))
     assert fragments.uns["fragment_conversion"]["applied"] == "reads"
-    log = (sample / "logs" / "count_fragments.log").read_text()
+    log = (sample / "logs" / "fragments_from_matrix.log").read_text()
     assert "entries equal 1" in log and "ceil(reads / 2)" in log
 
 

@@ -43,3 +43,38 @@ def join_cell_metadata(obs, path):
     if clashing:
         raise InputError(f"cell_metadata {path}: columns {clashing} already exist in the cells' annotation; rename them")
     return obs.join(metadata, how="left")
+
+
+BARCODE_HEADERS = ("barcode", "barcodes", "cell", "cells", "cell_id", "cell_barcode")
+CELL_FLAGS = ("is__cell_barcode", "is_cell")  # Cell Ranger ATAC singlecell.csv, Cell Ranger ARC per_barcode_metrics.csv
+
+
+def read_barcode_list(path):
+    """The cell barcodes of a file with one barcode per line, or of a table (tab- or comma-separated) whose first
+    column is the barcode: a `cell_metadata` TSV, or Cell Ranger's `singlecell.csv` / `per_barcode_metrics.csv`,
+    of which only the rows flagged as cells (`is__cell_barcode` / `is_cell` = 1) are kept. A header is recognised
+    by its first field (barcode, cell, ...)."""
+    try:
+        with open(path, "rb") as handle:
+            gzipped = handle.read(2) == b"\x1f\x8b"
+        first = pd.read_csv(path, sep="\t", header=None, nrows=1, dtype=str, compression="gzip" if gzipped else None)
+        separator = "," if first.shape[1] == 1 and "," in str(first.iloc[0, 0]) else "\t"
+        table = pd.read_csv(path, sep=separator, header=None, dtype=str, keep_default_na=False,
+                            compression="gzip" if gzipped else None)
+    except (OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"barcodes {path}: cannot be read ({error}); expected one barcode per line or a table whose "
+                         "first column is the barcode") from None
+    if table.iloc[0, 0].strip().lower() in BARCODE_HEADERS:
+        table = table.iloc[1:].set_axis(list(table.iloc[0]), axis=1)
+        flag = next((column for column in CELL_FLAGS if column in table.columns), None)
+        if flag:
+            table = table[table[flag].str.strip() == "1"]
+    barcodes = pd.Index(table.iloc[:, 0].str.strip(), name="barcode")
+    barcodes = barcodes[barcodes != ""]
+    if barcodes.empty:
+        raise InputError(f"barcodes {path}: no barcode found; expected one barcode per line or a table whose first "
+                         "column is the barcode (rows flagged as cells, where the table flags them)")
+    if barcodes.duplicated().any():
+        raise InputError(f"barcodes {path}: barcode {barcodes[barcodes.duplicated()][0]!r} appears more than once; "
+                         "expected each cell once")
+    return barcodes

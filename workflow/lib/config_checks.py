@@ -5,24 +5,91 @@ import pandas as pd
 
 from .annotations import cell_metadata_header, read_cell_metadata
 from .errors import InputError
-from .keys import CLUSTER_KEY
+from .keys import CLUSTER_KEY, FRAGMENT_QC_COLUMNS
 from .pseudobulk import ConditionComparison, check_design
 from .study import BARCODE_KEY, SAMPLE_KEY, SHEET_COLUMNS
 
-# columns the workflow adds to every cell; cell tables and sheets must not bring their own
+# columns the workflow adds to every cell (and FRAGMENT_QC_COLUMNS to those of a fragments file); cell tables and
+# sheets must not bring their own
 RESERVED_COLUMNS = (SAMPLE_KEY, BARCODE_KEY, CLUSTER_KEY)
 
 
 def check_sample_sheet(sheet, path, expanded=False):
-    """The same sample name or the same input path twice is an error naming them (once aggr rows are expanded into
-    their libraries, which share their matrix's path, only names are checked)."""
-    for column, what in (("sample", "sample names"), ("path", "input paths"))[: 1 if expanded else 2]:
-        repeated = sorted(sheet.loc[sheet[column].duplicated(), column])
+    """The same sample name or the same input file twice is an error naming them (once aggr rows are expanded into
+    their libraries, which share their matrix and fragments, only names are checked)."""
+    checked = (("sample", "sample names"), ("path", "input paths"), ("fragments", "fragments files"))
+    for column, what in checked[: 1 if expanded else 3]:
+        if column not in sheet:
+            continue
+        given = sheet.loc[sheet[column] != "", column]
+        repeated = sorted(set(given[given.duplicated()]))
         if repeated:
             raise InputError(f"sample sheet {path}: {what} must be unique; found more than once: {repeated}")
     reserved = [column for column in annotation_columns(sheet) if column in RESERVED_COLUMNS]
     if reserved:
         raise InputError(f"sample sheet {path}: columns {reserved} are made by the workflow; rename them")
+
+
+URL_COLUMNS = ("path", "fragments", "barcodes")
+
+
+def is_url(value):
+    return str(value).startswith(("http://", "https://"))
+
+
+def checksum_column(column):
+    return "sha256" if column == "path" else f"{column}_sha256"
+
+
+def check_sample_sources(sheet, path, config):
+    """What each sample reads: a matrix (`path`), a fragments file, or both; the region policy they allow; the
+    checksums of addresses. Returns the region policy, `auto` resolved (overlap with a matrix, else tiles)."""
+    for _, row in sheet.iterrows():
+        where = f"sample sheet {path}, sample {row['sample']!r}"
+        if not row.get("path") and not row.get("fragments"):
+            raise InputError(f"{where}: no path and no fragments; expected a Cell Ranger matrix (path), a fragments "
+                             "file (fragments), or both")
+        if row.get("barcodes") and row.get("path"):
+            raise InputError(f"{where}: barcodes is given with a matrix (path); the matrix's barcodes are the cells, "
+                             "so remove one of the two (barcodes is for a fragments file alone)")
+        if row.get("barcodes") and not row.get("fragments"):
+            raise InputError(f"{where}: barcodes without fragments; expected a fragments file whose cells they are")
+        if row.get("aggregation_csv") and not row.get("path"):
+            raise InputError(f"{where}: aggregation_csv without path; expected the aggr run's matrix in path")
+        for column in ("cell_metadata", "aggregation_csv"):
+            if is_url(row.get(column, "")):
+                raise InputError(f"{where}: {column} is an address ({row[column]}); expected a local file (it is "
+                                 "read when the workflow is planned, before any download)")
+        for column in URL_COLUMNS:
+            if is_url(row.get(column, "")) and len(row.get(checksum_column(column), "")) != 64:
+                raise InputError(f"{where}: {column} is an address ({row[column]}) without its checksum; expected the "
+                                 f"file's SHA-256 (64 hex digits) in column {checksum_column(column)}")
+    return _region_policy(sheet, path, config)
+
+
+def _region_policy(sheet, path, config):
+    with_matrix = (sheet.get("path", pd.Series(dtype=str)) != "").to_numpy()
+    with_fragments = (sheet.get("fragments", pd.Series("", index=sheet.index)) != "").to_numpy()
+    policy = config["regions"]["policy"]
+    if policy == "auto":
+        policy = "overlap" if with_matrix.any() else "tiles"
+    lacking = sorted(sheet["sample"][~with_fragments])
+    if policy == "overlap" and not with_matrix.any():
+        raise InputError(f"config regions.policy overlap: no sample of {path} has a peak matrix (path); expected "
+                         "policy tiles or bed for fragments files alone")
+    if policy == "tiles" and lacking:
+        raise InputError(f"config regions.policy tiles: samples {lacking} have no fragments file; genome tiles are "
+                         "counted from fragments (use policy overlap or bed for peak matrices)")
+    if policy == "bed" and not config["regions"]["bed"]:
+        raise InputError("config regions.bed: empty; expected a BED file of regions when regions.policy is bed")
+    for key in ("min_cell_unique_fragments", "min_cell_frip"):
+        if config["filter"][key] and lacking:
+            raise InputError(f"config filter.{key}: samples {lacking} have no fragments file; expected fragments "
+                             f"for every sample (or {key}: 0)")
+    if config["filter"]["min_cell_frip"] and policy == "tiles":
+        raise InputError("config filter.min_cell_frip: regions.policy is tiles, which hold every fragment (FRiP 1); "
+                         "expected peaks (policy bed) or min_cell_frip: 0")
+    return policy
 
 
 def annotation_columns(sheet):
@@ -47,24 +114,26 @@ def annotation_references(config):
     return references
 
 
-def check_annotation_references(config, samples):
+def check_annotation_references(config, samples, fragment_samples=()):
     """Check, before any job runs, the sheet's and cell tables' columns against each other and against every
     column and group the config names.
 
     `samples` maps each sample to (cell_metadata path or "", {sheet column: value}). A named column must exist in
     some sample's annotation (the batch key in every sample's); a named group needs at least 2 annotated cells (or
     a sample whose sheet value it is). Leiden clusters exist only after clustering and are not checked here.
+    Samples in `fragment_samples` get fragment-QC columns too, which their cell tables must not bring.
     """
     references = [ref for ref in annotation_references(config) if ref[1] != CLUSTER_KEY]
     columns = {column for _, column, _ in references}
     annotations = {}
     for sample, (path, sheet_values) in samples.items():
         header = cell_metadata_header(path)[1:] if path else []
-        clashing = [column for column in header if column in RESERVED_COLUMNS or column in sheet_values]
+        reserved = RESERVED_COLUMNS + (FRAGMENT_QC_COLUMNS if sample in fragment_samples else ())
+        clashing = [column for column in header if column in reserved or column in sheet_values]
         if clashing:
             raise InputError(
                 f"cell_metadata {path} (sample {sample!r}): columns {clashing} clash with the sample sheet's columns "
-                f"or the workflow's own ({', '.join(RESERVED_COLUMNS)}); rename them in one of the two"
+                f"or the workflow's own ({', '.join(reserved)}); rename them in one of the two"
             )
         table = read_cell_metadata(path, columns) if path and columns & set(header) else pd.DataFrame()
         sample_values = {SAMPLE_KEY: sample, **sheet_values}  # hold for every cell of the sample

@@ -2,3 +2,5 @@
 
 LATENT_KEY = "X_poissonvi"  # obsm: posterior means of the PoissonVI latent
 CLUSTER_KEY = "leiden"  # obs: Leiden clusters
+# per-cell fragment QC of the cells of a fragments file (steps/count_fragments.py, fragment_counting.py)
+FRAGMENT_QC_COLUMNS = ("n_unique_fragments", "n_reads", "n_fragments_in_regions", "frip", "nucleosome_signal")

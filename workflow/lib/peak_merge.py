@@ -3,7 +3,7 @@
 Joining per-sample peak sets by name makes a peak called in one sample a column of zeros in the others: a batch
 effect made of nothing. Here (intervals half-open, [start, end), as in BED):
 
-- `overlap` (default, matrices only): the union of all samples' peaks is cut into merged regions, each a maximal
+- `overlap` (from the samples' peak matrices): the union of all samples' peaks is cut into merged regions, each a maximal
   run of peaks that overlap one another (across or within samples). A merged region is kept when every sample has
   at least one peak inside it, and a sample's counts in it are the sum of its counts over its peaks inside it.
   Samples whose peak sets are identical keep them as they are (nothing to merge).
@@ -11,7 +11,8 @@ effect made of nothing. Here (intervals half-open, [start, end), as in BED):
   tie), and a region is kept when every sample has a peak in it.
 
 A sample's counts in a kept region are then  x_nR = sum_{p in R} x_np  (a sparse product with a 0/1 peaks x
-regions assignment). Every sample must name chromosomes the same way: `chr1` in one and `1` in another is an error
+regions assignment, `peak_assignment`); a sample with a fragments file is counted in the regions exactly instead
+(fragment_counting). Every sample must name chromosomes the same way: `chr1` in one and `1` in another is an error
 naming both samples, not an empty intersection.
 """
 
@@ -59,10 +60,10 @@ def check_chromosome_naming(peaks_of):
 
 
 def common_regions(peaks_of, policy="overlap", given_regions=None):
-    """The study's regions and, per sample, its 0/1 (peaks x regions) assignment.
+    """The study's regions, indexed by chrom:start-end, and the number of candidate regions they were kept from.
 
-    `peaks_of` maps each sample to its peak table (chrom, start, end, in the matrix's column order). Returns
-    (regions table indexed by chrom:start-end, {sample: CSR assignment}, per-sample statistics table).
+    `peaks_of` maps each sample with a peak matrix to its peak table (chrom, start, end). Each sample's counts are
+    then taken onto the regions by `peak_assignment`.
     """
     if policy not in POLICIES:
         raise InputError(f"config regions.policy: found {policy!r}; expected one of {', '.join(POLICIES)}")
@@ -70,8 +71,7 @@ def common_regions(peaks_of, policy="overlap", given_regions=None):
     names = {sample: tuple(peaks.index) for sample, peaks in peaks_of.items()}
     if policy == "overlap" and len(set(names.values())) == 1:
         regions = next(iter(peaks_of.values()))[["chrom", "start", "end"]].copy()
-        assignment = {sample: sp.identity(len(regions), dtype=np.float32, format="csr") for sample in peaks_of}
-        return regions, assignment, None
+        return regions, len(regions)
     if policy == "overlap":
         candidates, member_of = _overlap_candidates(peaks_of)
     else:
@@ -87,12 +87,10 @@ def common_regions(peaks_of, policy="overlap", given_regions=None):
             f"regions.policy {policy}: no region holds a peak of every sample ({', '.join(peaks_of)}); expected "
             "samples of one genome build with peaks in common (or policy bed with regions they share)"
         )
-    new_index = np.cumsum(shared) - 1
     regions = candidates[shared].reset_index(drop=True)
     regions.index = region_names(regions)
     regions.index.name = "region"
-    assignment = {sample: _assignment_matrix(members, shared, new_index) for sample, members in member_of.items()}
-    return regions, assignment, {"n_candidate_regions": len(candidates)}
+    return regions, len(candidates)
 
 
 def _overlap_candidates(peaks_of):
@@ -119,9 +117,28 @@ def _best_overlap(peaks, regions):
     return best
 
 
-def _assignment_matrix(members, shared, new_index):
-    """0/1 (peaks x kept regions) CSR: peak p -> the kept region holding it (none when its region was dropped)."""
-    keep = (members >= 0) & shared[np.maximum(members, 0)]
-    rows = np.flatnonzero(keep)
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, new_index[members[keep]])),
-                         shape=(len(members), int(shared.sum())))
+def peak_assignment(peaks, regions):
+    """0/1 (peaks x regions) CSR taking each peak to the region it overlaps most (none when it overlaps none). Onto
+    the regions of policy `overlap` this is the merged region holding the peak: merged regions are maximal runs of
+    overlapping peaks, so a peak overlaps exactly one of them, or none when its run was dropped."""
+    best = _best_overlap(peaks, regions)
+    kept = best >= 0
+    return sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.float32), (np.flatnonzero(kept), best[kept])),
+                         shape=(len(peaks), len(regions)))
+
+
+def project_onto_regions(adata, regions):
+    """A sample's counts over the study's `regions`: x_s @ A_s, with A_s its 0/1 peaks x regions assignment
+    (peak_merge.peak_assignment); returns the new AnnData and the sample's merge numbers."""
+    import anndata as ad
+
+    assignment = peak_assignment(adata.var, regions)
+    counts = sp.csr_matrix(adata.X @ assignment)
+    counts.data = np.rint(counts.data).astype(np.int32)
+    in_regions = np.asarray(assignment.sum(axis=1)).ravel() > 0
+    total = float(adata.X.sum())
+    stats = {"n_peaks": adata.n_vars, "n_peaks_in_kept_regions": int(in_regions.sum()),
+             "n_peaks_dropped": int((~in_regions).sum()),
+             "fraction_of_fragments_kept": float(counts.sum()) / total if total else 0.0}
+    projected = ad.AnnData(X=counts, obs=adata.obs.copy(), var=regions.copy(), uns={**adata.uns, "regions": stats})
+    return projected, stats

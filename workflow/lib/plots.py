@@ -128,6 +128,33 @@ def plot_umap_region_fragments(adata, regions, path):
     _save(figure, path)
 
 
+def plot_fragment_qc(lengths, qc, sample, thresholds, path):
+    """Left: the fragment-length histogram (the nucleosome ladder: nucleosome-free under 147 bp, then mono- and
+    di-nucleosomal peaks near 200 and 400 bp). Right: unique fragments against FRiP per cell, with the filters; for
+    genome tiles (no FRiP: tiles hold every fragment) the distribution of unique fragments per cell."""
+    figure, (length_axis, cell_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    shown = lengths[lengths["length"] < lengths["length"].max()]
+    length_axis.plot(shown["length"], shown["n_fragments"] / max(lengths["n_fragments"].sum(), 1), color=OKABE_ITO[4])
+    for boundary in (147, 294):
+        length_axis.axvline(boundary, color="grey", linestyle=":")
+    length_axis.set(xlabel="fragment length (bp)", ylabel="share of the cells' fragments",
+                    title=f"{sample}: fragment lengths")
+    unique = qc["n_unique_fragments"].clip(lower=1)
+    if qc["frip"].notna().any():
+        cell_axis.scatter(unique, qc["frip"], s=4, color=OKABE_ITO[0], rasterized=True)
+        cell_axis.set(ylabel="FRiP")
+        if thresholds["min_cell_frip"]:
+            cell_axis.axhline(thresholds["min_cell_frip"], color="grey", linestyle="--")
+    else:
+        cell_axis.hist(unique, bins=np.geomspace(unique.min(), unique.max() + 1, 40), color=OKABE_ITO[0])
+        cell_axis.set(ylabel="cells")
+    cell_axis.set_xscale("log")
+    if thresholds["min_cell_unique_fragments"]:
+        cell_axis.axvline(thresholds["min_cell_unique_fragments"], color="grey", linestyle="--")
+    cell_axis.set(xlabel="unique fragments per cell", title=f"{sample}: {len(qc)} cells")
+    _save(figure, path)
+
+
 def _save(figure, path):
     figure.tight_layout()
     figure.savefig(path, dpi=120)

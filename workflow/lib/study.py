@@ -18,7 +18,8 @@ from .errors import InputError
 SAMPLE_KEY, BARCODE_KEY = "sample", "barcode"
 CELL_NAME_SEPARATOR = "#"
 # what the sheet says about files, not annotation
-SHEET_COLUMNS = ("sample", "path", "cell_metadata", "aggregation_csv", "barcode_suffix")
+SHEET_COLUMNS = ("sample", "path", "fragments", "barcodes", "cell_metadata", "aggregation_csv", "barcode_suffix",
+                 "sha256", "fragments_sha256", "barcodes_sha256")
 # Cell Ranger's own columns of an aggr CSV (ATAC and ARC); any other column is sample-level annotation
 AGGREGATION_FILE_COLUMNS = ("library_id", "fragments", "cells", "peaks", "atac_fragments", "per_barcode_metrics",
                             "gex_molecule_info")
@@ -54,7 +55,8 @@ def _aggregation_libraries(path):
     if bad:
         raise InputError(f"aggregation_csv {path}: library_id {bad[0]!r} cannot name a sample; expected letters, digits, "
                          "'.', '_' and '-'")
-    overriding = [column for column in table.columns if column in SHEET_COLUMNS]
+    overriding = [column for column in table.columns if column in SHEET_COLUMNS and column not in
+                  AGGREGATION_FILE_COLUMNS]  # Cell Ranger's own columns (its per-library fragments) are not read
     if overriding:
         raise InputError(f"aggregation_csv {path}: columns {overriding} would override the sample sheet's; rename them")
     annotation = [column for column in table.columns if column not in AGGREGATION_FILE_COLUMNS]
@@ -83,35 +85,51 @@ def label_cells(adata, sample, sample_annotation):
     return adata
 
 
-def join_samples(samples, regions, assignment):
-    """One AnnData of all samples' cells over the common `regions`: sample s's counts x_s @ A_s, with A_s its 0/1
-    peaks x regions assignment (peak_merge.common_regions)."""
+def join_samples(samples):
+    """One AnnData of all samples' cells. Samples share their regions (a common peak set), or, for genome tiles,
+    each holds the tiles its cells touch: the regions are then the union, a tile a sample lacks counting 0 there
+    (every sample has the same tile grid, so that zero is real)."""
     import anndata as ad
 
-    blocks = [sp.csr_matrix(adata.X @ assignment[name]) for name, adata in samples.items()]
-    counts = sp.vstack(blocks, format="csr")
-    counts.data = np.rint(counts.data).astype(np.int32)
+    all_regions = pd.concat([adata.var[["chrom", "start", "end"]] for adata in samples.values()])
+    regions = all_regions[~all_regions.index.duplicated()]  # in order of first appearance
+    blocks = []
+    for adata in samples.values():
+        counts, columns = sp.csr_matrix(adata.X), regions.index.get_indexer(adata.var_names)
+        block = sp.csr_matrix((counts.data.astype(np.int32), columns[counts.indices], counts.indptr),
+                              shape=(adata.n_obs, len(regions)))
+        block.sort_indices()
+        blocks.append(block)
     obs = pd.concat([adata.obs for adata in samples.values()])
     for column in obs.columns:
         if obs[column].dtype == object:
             obs[column] = obs[column].astype("category")
-    joint = ad.AnnData(X=counts, obs=obs, var=regions.copy())
+    joint = ad.AnnData(X=sp.vstack(blocks, format="csr"), obs=obs, var=regions.copy())
     joint.uns["fragment_conversion"] = {name: dict(adata.uns.get("fragment_conversion", {}))
                                         for name, adata in samples.items()}
     return joint
 
 
-def merge_statistics(samples, assignment, n_candidate_regions):
-    """Per sample: peaks in, candidate (merged) regions, regions kept, peaks inside kept regions, peaks dropped,
-    and the fraction of the sample's fragments that the kept regions hold."""
-    rows = []
-    for name, adata in samples.items():
-        kept_peaks = np.asarray(assignment[name].sum(axis=1)).ravel() > 0
-        total = float(adata.X.sum())
-        kept = float(adata.X[:, kept_peaks].sum())
-        rows.append({
-            "sample": name, "n_cells": adata.n_obs, "n_peaks": adata.n_vars, "n_merged_regions": n_candidate_regions,
-            "n_regions_kept": assignment[name].shape[1], "n_peaks_in_kept_regions": int(kept_peaks.sum()),
-            "n_peaks_dropped": int((~kept_peaks).sum()), "fraction_of_fragments_kept": kept / total if total else 0.0,
-        })
-    return pd.DataFrame(rows).set_index("sample")
+def _fragment_qc_summary(obs):
+    """Per-sample medians of the fragment QC, and the duplicate fraction 1 - unique fragments / reads (samples with
+    a fragments file only)."""
+    if "n_unique_fragments" not in obs:
+        return {}
+    reads = obs["n_reads"].sum()
+    return {"median_unique_fragments": float(obs["n_unique_fragments"].median()),
+            "median_frip": float(obs["frip"].median()),
+            "median_nucleosome_signal": float(obs["nucleosome_signal"].median()),
+            "duplicate_fraction": float(1 - obs["n_unique_fragments"].sum() / reads) if reads else float("nan")}
+
+
+def merge_statistics(samples, n_candidate_regions, n_regions):
+    """Per sample: cells, its own peaks (none for a fragments file without a matrix), the study's candidate and
+    kept regions, its peaks inside kept regions and dropped, and the fraction of its fragments in the kept
+    regions."""
+    rows = [{"sample": name, "n_cells": adata.n_obs, "n_merged_regions": n_candidate_regions,
+             "n_regions_kept": n_regions, **adata.uns["regions"], **_fragment_qc_summary(adata.obs)}
+            for name, adata in samples.items()]
+    columns = ["sample", "n_cells", "n_peaks", "n_merged_regions", "n_regions_kept", "n_peaks_in_kept_regions",
+               "n_peaks_dropped", "fraction_of_fragments_kept", "median_unique_fragments", "median_frip",
+               "median_nucleosome_signal", "duplicate_fraction"]
+    return pd.DataFrame(rows).reindex(columns=columns).set_index("sample")

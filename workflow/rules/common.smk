@@ -11,7 +11,12 @@ from atacflow.config_checks import (
     annotation_columns,
     check_annotation_references,
     check_sample_sheet,
+    check_sample_sources,
+    checksum_column,
+    is_url,
+    URL_COLUMNS,
 )
+from atacflow.downloads import ARCHIVE_SUFFIX, local_path
 from atacflow.errors import InputError
 from atacflow.pseudobulk import ConditionComparison
 from atacflow.study import expand_aggregations
@@ -20,8 +25,12 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 SAMPLES = pd.read_csv(config["samples"], sep="\t", dtype=str, comment="#").fillna("")
 validate(SAMPLES, schema="../schemas/samples.schema.yaml")
+for column in ("path", "fragments", "barcodes"):
+    if column not in SAMPLES:
+        SAMPLES[column] = ""
 try:
     check_sample_sheet(SAMPLES, config["samples"])
+    REGIONS_POLICY = check_sample_sources(SAMPLES, config["samples"], config)
     SAMPLES = expand_aggregations(
         SAMPLES
     )  # a Cell Ranger aggr output: one sample per library
@@ -30,10 +39,49 @@ except InputError as error:
     raise WorkflowError(str(error)) from None
 SAMPLES = SAMPLES.set_index("sample", drop=False)
 ANNOTATION_COLUMNS = annotation_columns(SAMPLES)
+MATRIX_SAMPLES = [s for s in SAMPLES.index if SAMPLES.loc[s, "path"]]
+FRAGMENT_SAMPLES = [s for s in SAMPLES.index if SAMPLES.loc[s, "fragments"]]
+DOWNLOADS = {
+    local_path(
+        SAMPLES.loc[s, column],
+        SAMPLES.loc[s, checksum_column(column)],
+        config["downloads"],
+    ): SAMPLES.loc[s, column]
+    for s in SAMPLES.index
+    for column in URL_COLUMNS
+    if is_url(SAMPLES.loc[s, column])
+}
+
+
+def one_of(names):
+    """A wildcard pattern matching exactly `names` (nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
 
 
 wildcard_constraints:
-    sample="|".join(map(re.escape, SAMPLES.index)),
+    sample=one_of(SAMPLES.index),
+
+
+def sheet_file(sample, column, unpacked=False):
+    """A sheet entry as a local path: the entry itself, or where its address is downloaded (with `unpacked`, the
+    folder a matrix archive is unpacked into)."""
+    value = SAMPLES.loc[sample, column]
+    if not is_url(value):
+        return value
+    sha256 = SAMPLES.loc[sample, checksum_column(column)]
+    return local_path(value, sha256, config["downloads"], unpacked)
+
+
+def download_url(wildcards):
+    return DOWNLOADS[f"{config['downloads']}/{wildcards.sha256}/{wildcards.name}"]
+
+
+DOWNLOADED_NAMES = sorted({Path(target).name for target in DOWNLOADS})
+ARCHIVE_STEMS = [
+    name[: -len(ARCHIVE_SUFFIX)]
+    for name in DOWNLOADED_NAMES
+    if name.endswith(ARCHIVE_SUFFIX)
+]
 
 
 def lib(rule_name):
@@ -43,7 +91,7 @@ def lib(rule_name):
 
 
 def matrix_path(wildcards):
-    return SAMPLES.loc[wildcards.sample, "path"]
+    return sheet_file(wildcards.sample, "path", unpacked=True)
 
 
 def sample_cell_metadata(sample):
@@ -81,12 +129,68 @@ def training_settings():
 
 
 def regions_settings():
-    """The region policy, and its BED only when the policy uses one."""
-    policy = config["regions"]["policy"]
+    """The region policy (auto resolved), and its BED only when the policy uses one."""
     return {
-        "policy": policy,
-        "bed": config["regions"]["bed"] if policy == "bed" else "",
+        "policy": REGIONS_POLICY,
+        "bed": config["regions"]["bed"] if REGIONS_POLICY == "bed" else "",
     }
+
+
+def study_regions_file():
+    """The study's regions BED, made by rule study_regions; none for genome tiles."""
+    return [] if REGIONS_POLICY == "tiles" else ["results/study/regions.bed"]
+
+
+def count_inputs(wildcards):
+    """A fragments sample's files: the fragments, its cells' source (matrix or barcodes), the regions."""
+    sample = wildcards.sample
+    inputs = {
+        "fragments": sheet_file(sample, "fragments"),
+        "regions": study_regions_file(),
+        "lib": lib("count_fragments"),
+    }
+    if SAMPLES.loc[sample, "path"]:
+        inputs["raw"] = f"results/samples/{sample}/raw.h5ad"
+    elif SAMPLES.loc[sample, "barcodes"]:
+        inputs["barcodes"] = sheet_file(sample, "barcodes")
+    if REGIONS_POLICY == "tiles" and config["regions"]["chrom_sizes"]:
+        inputs["chrom_sizes"] = config["regions"]["chrom_sizes"]
+    if not SAMPLES.loc[sample, "path"] and sample_cell_metadata(sample):
+        inputs["cell_metadata"] = sample_cell_metadata(sample)
+    return inputs
+
+
+def count_cells(wildcards):
+    """Where a fragments sample's cells come from: its matrix, its barcodes file, or its unique fragments."""
+    sample = wildcards.sample
+    if SAMPLES.loc[sample, "path"]:
+        return {"matrix": f"results/samples/{sample}/raw.h5ad"}
+    if SAMPLES.loc[sample, "barcodes"]:
+        return {"barcodes": sheet_file(sample, "barcodes")}
+    return {"min_unique_fragments": config["fragments"]["min_unique_fragments"]}
+
+
+def count_regions(wildcards):
+    if REGIONS_POLICY == "tiles":
+        return {
+            "tile_size": config["regions"]["tile_size"],
+            "chrom_sizes": config["regions"]["chrom_sizes"],
+        }
+    return {"bed": "results/study/regions.bed"}
+
+
+def count_annotation(wildcards):
+    """The sheet's annotation of a fragments file alone (a matrix's cells carry it already, from read_matrix)."""
+    if SAMPLES.loc[wildcards.sample, "path"]:
+        return {}
+    return sheet_annotation(wildcards.sample)
+
+
+def count_cell_metadata(wildcards):
+    """The cell table of a fragments file alone (a matrix's cells carry it already)."""
+    if SAMPLES.loc[wildcards.sample, "path"]:
+        return ""
+    return sample_cell_metadata(wildcards.sample)
 
 
 def model_da_settings():
@@ -134,16 +238,22 @@ def read_inputs(wildcards):
 
 
 def final_outputs():
-    return [
-        "results/study/clustered.h5ad",
-        "results/study/da_combined.tsv",
-        "results/study/qc/integration.tsv",
-        "results/study/plots/training.png",
-        "results/study/plots/umap.png",
-        "results/study/plots/cells_per_cluster.png",
-        "results/study/plots/da_top_regions.png",
-        "results/study/plots/umap_top_regions.png",
-    ] + (["results/study/conditions_combined.tsv"] if CONDITION_NAMES else [])
+    return (
+        expand(
+            "results/samples/{sample}/plots/fragment_qc.png", sample=FRAGMENT_SAMPLES
+        )
+        + [
+            "results/study/clustered.h5ad",
+            "results/study/da_combined.tsv",
+            "results/study/qc/integration.tsv",
+            "results/study/plots/training.png",
+            "results/study/plots/umap.png",
+            "results/study/plots/cells_per_cluster.png",
+            "results/study/plots/da_top_regions.png",
+            "results/study/plots/umap_top_regions.png",
+        ]
+        + (["results/study/conditions_combined.tsv"] if CONDITION_NAMES else [])
+    )
 
 
 # The sheet's and cell tables' columns, and config values that name annotation columns or groups, are checked
@@ -155,6 +265,7 @@ try:
             sample: (sample_cell_metadata(sample), sheet_annotation(sample))
             for sample in SAMPLES.index
         },
+        FRAGMENT_SAMPLES,
     )
 except InputError as error:
     raise WorkflowError(str(error)) from None

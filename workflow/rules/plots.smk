@@ -83,3 +83,36 @@ rule plot_da:
         n_top_regions=config["plots"]["n_top_regions"],
     script:
         "../../scripts/plot_da.py"
+
+
+rule plot_fragment_qc:
+    input:
+        lengths="results/samples/{sample}/qc/fragment_lengths.tsv",
+        qc="results/samples/{sample}/qc/fragments_per_cell.tsv",
+        lib=lib("plot_fragment_qc"),
+    output:
+        report(
+            "results/samples/{sample}/plots/fragment_qc.png",
+            caption="../../report/fragment_qc.rst",
+            category="1. Quality control",
+            labels={"figure": "fragment QC", "sample": "{sample}"},
+        ),
+    log:
+        "results/samples/{sample}/logs/plot_fragment_qc.log",
+    benchmark:
+        "results/samples/{sample}/benchmarks/plot_fragment_qc.tsv"
+    wildcard_constraints:
+        sample=one_of(FRAGMENT_SAMPLES),
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        thresholds={
+            key: config["filter"][key]
+            for key in ("min_cell_unique_fragments", "min_cell_frip")
+        },
+    script:
+        "../../scripts/plot_fragment_qc.py"

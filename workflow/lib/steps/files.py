@@ -33,3 +33,4 @@ def read_h5ad(path):
     import anndata as ad
 
     return ad.read_h5ad(path)
+
