@@ -223,3 +223,26 @@ def test_an_uncompressed_fragments_file_reads_like_the_gzipped_one(tmp_path):
     gzipped = count_fragment_file(ARCHR / "fragments.tsv.gz", GenomeTiles(500), cells)
     uncompressed = count_fragment_file(plain, GenomeTiles(500), cells)
     assert (gzipped.counts != uncompressed.counts).nnz == 0 and uncompressed.n_fragments == 29_399
+
+
+def test_tiles_on_a_genome_the_chrom_sizes_do_not_name_are_an_error(tmp_path):
+    path = write_fragments(tmp_path / "f.tsv.gz", GOOD)
+    sizes = tmp_path / "chrom.sizes"
+    sizes.write_text("1\t1000000\n2\t1000000\n")
+    with pytest.raises(InputError, match=r"none of its chromosomes \(chr1, chr2\) is in regions.chrom_sizes"):
+        count_fragment_file(path, GenomeTiles(500, read_chrom_sizes(sizes)), ["A", "B"])
+
+
+def test_a_file_of_header_lines_only_holds_no_fragment(tmp_path):
+    path = write_fragments(tmp_path / "f.tsv.gz", [], header=["# id=x"])
+    with pytest.raises(InputError, match="no fragment"):
+        count_fragment_file(path, GenomeTiles(500), ["A"])
+
+
+def test_cell_calling_sums_barcodes_across_batches_and_compactions(monkeypatch):
+    from atacflow import fragment_counting
+
+    monkeypatch.setattr(fragment_counting, "COMPACT_AT", 1000)
+    per_barcode = fragments_table(MUON / "fragments.tsv.gz").groupby("barcode").size()
+    totals = fragment_counting.unique_fragments_per_barcode(MUON / "fragments.tsv.gz")
+    assert totals.sort_index().equals(per_barcode.sort_index().astype(np.int64))

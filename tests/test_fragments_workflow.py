@@ -229,8 +229,10 @@ def test_an_address_without_its_checksum_stops_before_any_job(tmp_path):
     (["sample", "path"], ["pbmc", SIGNAC], "filter: {min_cell_frip: 0.2}\n", "filter.min_cell_frip: samples"),
     (["sample", "fragments"], ["pbmc", ARCHR / "fragments.tsv.gz"], "filter: {min_cell_frip: 0.2}\n",
      "regions.policy is tiles, which hold every fragment"),
+    (["sample", "fragments", "frip"], ["pbmc", ARCHR / "fragments.tsv.gz", "high"], "",
+     r"columns \['frip'\] are made by the workflow"),
 ], ids=["nothing-to-read", "barcodes-with-matrix", "tiles-without-fragments", "overlap-without-peaks",
-        "frip-without-fragments", "frip-with-tiles"])
+        "frip-without-fragments", "frip-with-tiles", "sheet-column-named-like-fragment-qc"])
 def test_sources_that_cannot_work_stop_before_any_job(tmp_path, header, row, config, message):
     write_sheet(tmp_path, header, [row])
     change = tmp_path / "change.yaml"

@@ -17,15 +17,21 @@ RESERVED_COLUMNS = (SAMPLE_KEY, BARCODE_KEY, CLUSTER_KEY)
 def check_sample_sheet(sheet, path, expanded=False):
     """The same sample name or the same input file twice is an error naming them (once aggr rows are expanded into
     their libraries, which share their matrix and fragments, only names are checked)."""
-    checked = (("sample", "sample names"), ("path", "input paths"), ("fragments", "fragments files"))
-    for column, what in checked[: 1 if expanded else 3]:
-        if column not in sheet:
-            continue
-        given = sheet.loc[sheet[column] != "", column]
+    keys = {"sample names": sheet["sample"]}
+    if not expanded:
+        keys["input paths"] = sheet.get("path", pd.Series("", index=sheet.index))
+        # one fragments file may be split into samples by their barcode lists
+        fragments = sheet.get("fragments", pd.Series("", index=sheet.index))
+        keys["fragments files (with their barcodes)"] = fragments.where(
+            fragments == "", fragments + " " + sheet.get("barcodes", pd.Series("", index=sheet.index)))
+    for what, values in keys.items():
+        given = values[values != ""]
         repeated = sorted(set(given[given.duplicated()]))
         if repeated:
             raise InputError(f"sample sheet {path}: {what} must be unique; found more than once: {repeated}")
-    reserved = [column for column in annotation_columns(sheet) if column in RESERVED_COLUMNS]
+    with_fragments = "fragments" in sheet and (sheet["fragments"] != "").any()
+    workflow_columns = RESERVED_COLUMNS + (FRAGMENT_QC_COLUMNS if with_fragments else ())
+    reserved = [column for column in annotation_columns(sheet) if column in workflow_columns]
     if reserved:
         raise InputError(f"sample sheet {path}: columns {reserved} are made by the workflow; rename them")
 

@@ -31,11 +31,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .errors import InputError
-from .fragment_reader import FragmentReader, indexed_chromosomes
+from .fragment_reader import LAYOUT, FragmentReader, indexed_chromosomes
 
 UNITS = ("fragments", "cut_sites")
 MAX_LENGTH = 1000  # histogram bins 0 .. MAX_LENGTH, the last holding every longer fragment
 NUCLEOSOME_FREE, MONONUCLEOSOME = 147, 294
+QC_TALLIES = ("unique_fragments", "reads", "fragments_in_regions", "nucleosome_free", "mononucleosome")
+COMPACT_AT = 5_000_000  # per-batch barcode counts gathered before they are summed per barcode
 CHROM_SHIFT = 40  # region and tile keys: chromosome id << CHROM_SHIFT | position or bin (2^40 > any chromosome)
 log = logging.getLogger(__name__)
 
@@ -150,12 +152,21 @@ def read_chrom_sizes(path):
 
 
 def unique_fragments_per_barcode(path, threads=None):
-    """Unique fragments (lines) of every barcode in the file, as a Series indexed by barcode."""
-    totals = pd.Series(dtype=np.int64)
+    """Unique fragments (lines) of every barcode in the file, as a Series indexed by barcode. Each batch's counts
+    are kept as they are and summed per barcode whenever COMPACT_AT of them have gathered, so the cost grows with
+    the file, not with the file times the number of barcodes."""
+    parts, gathered = [], 0
     for batch in FragmentReader(path, threads=threads):
-        per_barcode = pd.Series(np.bincount(batch.barcode, minlength=len(batch.barcodes)), index=batch.barcodes)
-        totals = totals.add(per_barcode, fill_value=0)
-    return totals.astype(np.int64)
+        parts.append(pd.Series(np.bincount(batch.barcode, minlength=len(batch.barcodes)), index=batch.barcodes))
+        gathered += len(batch.barcodes)
+        if gathered >= COMPACT_AT:
+            parts = [_sum_per_barcode(parts)]
+            gathered = len(parts[0])
+    return _sum_per_barcode(parts) if parts else pd.Series(dtype=np.int64)
+
+
+def _sum_per_barcode(parts):
+    return pd.concat(parts).groupby(level=0, sort=False).sum().astype(np.int64)
 
 
 def call_cells(path, min_unique_fragments, threads=None):
@@ -178,9 +189,11 @@ def count_fragment_file(path, regions, cells, unit="fragments", source_of_cells=
     if unit not in UNITS:
         raise ValueError(f"unit {unit!r}; expected one of {UNITS}")
     cells = pd.Index(cells, name="barcode")
+    if cells.empty:
+        raise InputError(f"{path}: {source_of_cells} holds no barcode; expected the cells to count")
     _check_chromosomes_up_front(path, regions)
     reader = FragmentReader(path, threads=threads)
-    qc = np.zeros((5, len(cells)), dtype=np.int64)  # unique, reads, in regions, nucleosome-free, mononucleosome
+    tallies = {name: np.zeros(len(cells), dtype=np.int64) for name in QC_TALLIES}
     lengths = np.zeros(MAX_LENGTH + 1, dtype=np.int64)
     entries = []
     for batch in reader:
@@ -190,23 +203,31 @@ def count_fragment_file(path, regions, cells, unit="fragments", source_of_cells=
         start, end = batch.start[of_cells], batch.end[of_cells]
         at_start = regions.keys(reader.chromosomes, chrom, start)
         at_end = regions.keys(reader.chromosomes, chrom, end)
-        length = end - start
-        for row, values, weights in ((0, cell, None), (1, cell, batch.count[of_cells]),
-                                     (2, cell[(at_start >= 0) | (at_end >= 0)], None),
-                                     (3, cell[length < NUCLEOSOME_FREE], None),
-                                     (4, cell[(length >= NUCLEOSOME_FREE) & (length < MONONUCLEOSOME)], None)):
-            qc[row] += np.bincount(values, weights=weights, minlength=len(cells)).astype(np.int64)
-        lengths += np.bincount(np.minimum(length, MAX_LENGTH), minlength=MAX_LENGTH + 1)
+        _tally(tallies, cell, batch.count[of_cells], (at_start >= 0) | (at_end >= 0), end - start)
+        lengths += np.bincount(np.minimum(end - start, MAX_LENGTH), minlength=MAX_LENGTH + 1)
         second = (at_end >= 0) & ((at_end != at_start) if unit == "fragments" else True)
         entries.append(_distinct_entries(np.r_[at_start[at_start >= 0], at_end[second]],
                                          np.r_[cell[at_start >= 0], cell[second]], len(cells)))
-    if not qc[0].any():
+    if not reader.n_fragments:
+        raise InputError(f"{path}: no fragment (only header lines, or empty); expected {LAYOUT} lines")
+    if not tallies["unique_fragments"].any():
         raise InputError(f"{path}: none of the {len(cells)} barcodes of {source_of_cells} (e.g. {cells[0]!r}) occurs "
-                         f"in the fragments (e.g. {_a_barcode(path)!r}); expected the same barcodes, with the same "
-                         "suffix (-1)")
+                         f"in the fragments (e.g. {_a_barcode(path)!r}); expected the same barcodes, written alike "
+                         "(with the same -1, -2 ... suffix)")
+    _report_cells_without_fragments(path, tallies["unique_fragments"], source_of_cells)
     _check_chromosomes_seen(path, regions, reader.chromosomes)
     counts, table = _matrix(entries, regions, reader.chromosomes, len(cells))
-    return FragmentCounts(counts, cells, table, _qc_table(qc, cells, regions.is_tiles), lengths, reader.n_fragments)
+    return FragmentCounts(counts, cells, table, _qc_table(tallies, cells, regions.is_tiles), lengths,
+                          reader.n_fragments)
+
+
+def _report_cells_without_fragments(path, unique_fragments, source_of_cells):
+    """A cell list and a fragments file of different runs share few barcodes: say how many cells have none."""
+    empty = int((unique_fragments == 0).sum())
+    share = empty / len(unique_fragments)
+    (log.warning if share > 0.5 else log.info)(
+        "%s: %d of %d cells of %s (%.1f%%) have no fragment in the file%s", path, empty, len(unique_fragments),
+        source_of_cells, 100 * share, "; are the barcodes and the fragments of the same run?" if share > 0.5 else "")
 
 
 def _distinct_entries(keys, cells, n_cells):
@@ -228,38 +249,67 @@ def _matrix(entries, regions, file_chromosomes, n_cells):
     return counts, table
 
 
-def _qc_table(qc, cells, is_tiles):
-    unique, reads, in_regions, nucleosome_free, mononucleosome = qc
+def _tally(tallies, cell, reads, in_regions, length):
+    """Add a batch's fragments (of cells: `cell` their cell index) to the per-cell QC tallies."""
+    def count(name, which, weights=None):
+        tallies[name] += np.bincount(which, weights=weights, minlength=len(tallies[name])).astype(np.int64)
+
+    count("unique_fragments", cell)
+    count("reads", cell, reads)
+    count("fragments_in_regions", cell[in_regions])
+    count("nucleosome_free", cell[length < NUCLEOSOME_FREE])
+    count("mononucleosome", cell[(length >= NUCLEOSOME_FREE) & (length < MONONUCLEOSOME)])
+
+
+def _qc_table(tallies, cells, is_tiles):
+    unique, in_regions = tallies["unique_fragments"], tallies["fragments_in_regions"]
+    nucleosome_free, mononucleosome = tallies["nucleosome_free"], tallies["mononucleosome"]
     with np.errstate(divide="ignore", invalid="ignore"):
         frip = np.full(len(cells), np.nan) if is_tiles else in_regions / np.maximum(unique, 1)
         signal = np.where(nucleosome_free > 0, mononucleosome / nucleosome_free, np.nan)
-    return pd.DataFrame({"unique_fragments": unique, "reads": reads, "fragments_in_regions": in_regions,
+    return pd.DataFrame({"unique_fragments": unique, "reads": tallies["reads"], "fragments_in_regions": in_regions,
                          "frip": frip, "nucleosome_signal": signal}, index=cells)
 
 
 def _check_chromosomes_up_front(path, regions):
+    """With a tabix index, regions on none of the file's chromosomes fail before any fragment is read."""
     listed = indexed_chromosomes(path)
-    if listed is not None and not regions.is_tiles:
-        _check_chromosomes_seen(path, regions, listed, where="its tabix index lists")
+    if listed is not None and not regions.is_tiles and not regions.table["chrom"].isin(listed).any():
+        _no_shared_chromosome(path, regions.table["chrom"], listed, "its tabix index lists")
 
 
-def _check_chromosomes_seen(path, regions, file_chromosomes, where="it holds"):
+def _check_chromosomes_seen(path, regions, file_chromosomes):
     """Regions on chromosomes the fragments lack: a warning with their number, an error when it is all of them."""
     if regions.is_tiles:
-        if regions.outside:
-            log.warning("%s: %d cut sites lie beyond the lengths of chrom.sizes or on chromosomes it lacks; they "
-                        "count in no tile", path, regions.outside)
+        _check_tile_chromosomes(path, regions, file_chromosomes)
         return
-    present = set(file_chromosomes)
-    on_absent = ~regions.table["chrom"].isin(present).to_numpy()
-    absent = sorted(set(regions.table["chrom"][on_absent]))
+    on_absent = ~regions.table["chrom"].isin(set(file_chromosomes)).to_numpy()
     if on_absent.all():
-        raise InputError(f"{path}: none of the regions' chromosomes ({', '.join(absent[:5])}) occurs in the fragments "
-                         f"({where} {', '.join(list(file_chromosomes)[:5]) or 'none'}); expected the same genome "
-                         "build and chromosome naming")
+        _no_shared_chromosome(path, regions.table["chrom"], file_chromosomes, "it holds")
+    absent = sorted(set(regions.table["chrom"][on_absent]))
     if absent:
         log.warning("%s: %d of %d regions lie on %d chromosomes absent from the fragments (%s); they count zero",
                     path, int(on_absent.sum()), len(on_absent), len(absent), ", ".join(absent[:5]))
+
+
+def _check_tile_chromosomes(path, tiles, file_chromosomes):
+    """Tiles bounded by chrom.sizes: none of the file's chromosomes in it is an error (another build or naming)."""
+    if tiles.chrom_sizes is None:
+        return
+    if not set(file_chromosomes) & set(tiles.chrom_sizes):
+        raise InputError(f"{path}: none of its chromosomes ({', '.join(list(file_chromosomes)[:5])}) is in "
+                         f"regions.chrom_sizes ({', '.join(list(tiles.chrom_sizes)[:5])}); expected the same genome "
+                         "build and chromosome naming")
+    if tiles.outside:
+        log.warning("%s: %d cut sites lie beyond the lengths of chrom.sizes or on chromosomes it lacks (%s); they "
+                    "count in no tile", path, tiles.outside,
+                    ", ".join(sorted(set(file_chromosomes) - set(tiles.chrom_sizes))[:5]) or "none")
+
+
+def _no_shared_chromosome(path, region_chromosomes, file_chromosomes, where):
+    raise InputError(f"{path}: none of the regions' chromosomes ({', '.join(sorted(set(region_chromosomes))[:5])}) "
+                     f"occurs in the fragments ({where} {', '.join(list(file_chromosomes)[:5]) or 'none'}); expected "
+                     "the same genome build and chromosome naming")
 
 
 def _a_barcode(path):

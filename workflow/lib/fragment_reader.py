@@ -71,6 +71,7 @@ class FragmentReader:
 
         if self.threads:
             pa.set_cpu_count(self.threads)
+        self.chromosomes, self._chrom_id, self.n_fragments, self._last = [], {}, 0, None
         n_header = count_header_lines(self.path)
         line = n_header + 1
         try:

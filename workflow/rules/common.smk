@@ -1,3 +1,4 @@
+import os
 import sys
 
 import pandas as pd
@@ -38,6 +39,7 @@ try:
 except InputError as error:
     raise WorkflowError(str(error)) from None
 SAMPLES = SAMPLES.set_index("sample", drop=False)
+DOWNLOADS_DIR = os.path.normpath(config["downloads"])
 ANNOTATION_COLUMNS = annotation_columns(SAMPLES)
 MATRIX_SAMPLES = [s for s in SAMPLES.index if SAMPLES.loc[s, "path"]]
 FRAGMENT_SAMPLES = [s for s in SAMPLES.index if SAMPLES.loc[s, "fragments"]]
@@ -45,7 +47,7 @@ DOWNLOADS = {
     local_path(
         SAMPLES.loc[s, column],
         SAMPLES.loc[s, checksum_column(column)],
-        config["downloads"],
+        DOWNLOADS_DIR,
     ): SAMPLES.loc[s, column]
     for s in SAMPLES.index
     for column in URL_COLUMNS
@@ -69,7 +71,7 @@ def sheet_file(sample, column, unpacked=False):
     if not is_url(value):
         return value
     sha256 = SAMPLES.loc[sample, checksum_column(column)]
-    return local_path(value, sha256, config["downloads"], unpacked)
+    return local_path(value, sha256, DOWNLOADS_DIR, unpacked)
 
 
 def download_url(wildcards):

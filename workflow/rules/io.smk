@@ -1,6 +1,6 @@
 rule download:
     output:
-        f"{config['downloads']}/{{sha256}}/{{name}}",
+        f"{DOWNLOADS_DIR}/{{sha256}}/{{name}}",
     log:
         "results/downloads/logs/{sha256}/{name}.log",
     benchmark:
@@ -23,9 +23,9 @@ rule download:
 
 rule unpack_matrix:
     input:
-        f"{config['downloads']}/{{sha256}}/{{name}}{ARCHIVE_SUFFIX}",
+        f"{DOWNLOADS_DIR}/{{sha256}}/{{name}}{ARCHIVE_SUFFIX}",
     output:
-        directory(f"{config['downloads']}/{{sha256}}/{{name}}"),
+        directory(f"{DOWNLOADS_DIR}/{{sha256}}/{{name}}"),
     log:
         "results/downloads/logs/{sha256}/{name}.unpack.log",
     benchmark:

@@ -34,7 +34,7 @@ def count_fragments(fragments_path, cells, regions, sample, outputs, annotation=
     adata = ad.AnnData(X=counted.counts, obs=_annotated_cells(matrix, barcodes, sample, annotation, metadata_path),
                        var=counted.regions)
     adata.obs = adata.obs.join(qc.set_axis(adata.obs_names))
-    adata.uns["regions"] = _region_statistics(matrix, counted)
+    adata.uns["regions"] = _region_statistics(matrix, counted, "tile_size" in regions)
     adata.uns["fragment_conversion"] = {"source": str(fragments_path), "applied": "counted",
                                         "n_fragments_in_file": counted.n_fragments}
     log.info("%s (sample %s): %d fragments; %d cells x %d regions, %d nonzero entries; median %d unique fragments "
@@ -72,12 +72,12 @@ def _annotated_cells(matrix, barcodes, sample, annotation, metadata_path):
     return label_cells(cells, sample, annotation or {}).obs
 
 
-def _region_statistics(matrix, counted):
+def _region_statistics(matrix, counted, is_tiles):
     in_regions = float(counted.qc["fragments_in_regions"].sum())
     total = float(counted.qc["unique_fragments"].sum())
     stats = {"n_peaks": np.nan, "n_peaks_in_kept_regions": np.nan, "n_peaks_dropped": np.nan,
              "fraction_of_fragments_kept": in_regions / total if total else 0.0}
-    if matrix is not None:
+    if matrix is not None and not is_tiles:  # a matrix's peaks against the study's peaks (tiles hold every peak)
         kept = np.asarray(peak_assignment(matrix.var, counted.regions).sum(axis=1)).ravel() > 0
         stats.update(n_peaks=matrix.n_vars, n_peaks_in_kept_regions=int(kept.sum()),
                      n_peaks_dropped=int((~kept).sum()))

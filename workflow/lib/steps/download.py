@@ -37,8 +37,9 @@ def download(url, sha256, target):
 
 
 def unpack_matrix_archive(archive, folder):
-    """Unpack a `.tar.gz` holding a Cell Ranger matrix folder into `folder`, its files directly inside it (the
-    archive's single top-level folder, such as `filtered_peak_bc_matrix/`, is taken away)."""
+    """Unpack a `.tar.gz` holding a Cell Ranger matrix folder into `folder`, the matrix's files directly inside it:
+    the archive's folder that holds `matrix.mtx(.gz)` (such as `filtered_peak_bc_matrix/`, or one nested deeper)
+    becomes `folder`."""
     folder = Path(folder)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
         try:
@@ -47,12 +48,12 @@ def unpack_matrix_archive(archive, folder):
         except (tarfile.TarError, OSError, EOFError) as error:
             raise InputError(f"{archive}: cannot be unpacked ({error}); expected a .tar.gz of a Cell Ranger "
                              "filtered_peak_bc_matrix folder") from None
-        entries = list(Path(scratch).iterdir())
-        top = entries[0] if len(entries) == 1 and entries[0].is_dir() else Path(scratch)
+        matrix_folders = sorted({m.parent for pattern in ("matrix.mtx", "matrix.mtx.gz")
+                                 for m in Path(scratch).rglob(pattern) if "__MACOSX" not in m.parts})
+        if len(matrix_folders) != 1:
+            raise InputError(f"{archive}: holds {len(matrix_folders)} folders with a matrix.mtx(.gz); expected one "
+                             "Cell Ranger filtered_peak_bc_matrix folder")
         if folder.exists():
             shutil.rmtree(folder)
-        if top == Path(scratch):
-            shutil.copytree(scratch, folder)
-        else:
-            os.replace(top, folder)
+        os.replace(matrix_folders[0], folder)
     log.info("%s: unpacked into %s (%s)", archive, folder, ", ".join(sorted(p.name for p in folder.iterdir())))

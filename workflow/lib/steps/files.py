@@ -33,4 +33,3 @@ def read_h5ad(path):
     import anndata as ad
 
     return ad.read_h5ad(path)
-

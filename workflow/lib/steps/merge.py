@@ -2,7 +2,7 @@
 
 import logging
 
-from ..peak_merge import project_onto_regions
+from ..peak_merge import check_chromosome_naming, project_onto_regions
 from ..provenance import record_step
 from ..study import join_samples, merge_statistics
 from .files import read_h5ad, write_h5ad, write_tsv
@@ -14,12 +14,15 @@ log = logging.getLogger("atacflow")
 def merge_samples(fragments_paths, samples, regions_path, regions_settings, output, stats_output):
     """`fragments_paths` in the order of `samples` (the sheet's rows); `regions_path` is the study's regions BED,
     empty for genome tiles (each sample then holds the tiles its cells touch). A matrix's fragments are summed over
-    its peaks inside each region here, so that a new or repaired sample never reruns another's per-sample jobs."""
+    its peaks inside each region here, so that a new or repaired sample reruns no other matrix's per-sample jobs (a
+    fragments file is counted in the regions by its own job, which a change of the regions reruns)."""
     per_sample = {sample: read_h5ad(path) for sample, path in zip(samples, fragments_paths)}
     regions, n_candidates = read_regions_bed(regions_path) if regions_path else (None, None)
     for sample, adata in per_sample.items():
         if "regions" not in adata.uns:  # a matrix over its own peaks (a fragments file was counted in the regions)
             per_sample[sample] = project_onto_regions(adata, regions)[0]
+    if regions is None:  # genome tiles join on their coordinates, so the samples must name chromosomes alike
+        check_chromosome_naming({sample: adata.var for sample, adata in per_sample.items()})
     joint = join_samples(per_sample)
     n_candidates = n_candidates or joint.n_vars
     stats = merge_statistics(per_sample, n_candidates, joint.n_vars)
