@@ -253,6 +253,13 @@ def _aligned(saved, rows, columns):
     return sp.csr_matrix((saved["data"].astype(np.int64), (row, col)), shape=(len(rows), len(columns)))
 
 
+def cells_share():
+    """The share of the source file's fragments that belong to the 1,000 cells (the rest is read and discarded)."""
+    source = pd.read_csv(DATA / "fragments.tsv.gz", sep="\t", header=None, names=COLUMNS, comment="#")
+    cells = pd.read_csv(DATA / "barcodes.tsv.gz", header=None)[0]
+    return source["barcode"].isin(cells).mean()
+
+
 def markdown(table):
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in table.itertuples(index=False)]
@@ -291,7 +298,8 @@ def main():
     checks = pd.DataFrame([agreement(task) for task in TASKS])
     growth = memory_growth(resampled_fragments(args.smaller), args.smaller, chrom_sizes, runs, args.fragments)
     report = (f"machine: {started}\n\ndata: {fragments.name}: {args.fragments:,} fragments resampled from "
-              f"{DATA.name}, 1,000 cells; rounds: {args.rounds}\n\n{markdown(table)}\n\n"
+              f"{DATA.name}, 1,000 cells holding {cells_share():.1%} of the source's fragments; rounds: "
+              f"{args.rounds}\n\n{markdown(table)}\n\n"
               f"agreement (first round; cells x regions, SnapATAC2's right cut site at end - 1, atacflow's at end)\n\n"
               f"{markdown(checks)}\n\natacflow's peak memory against the number of fragments (the same cells and "
               f"regions; the larger file's run is round 1's)\n\n{markdown(growth)}\n\nmachine at the end: "

@@ -241,3 +241,22 @@ def test_sources_that_cannot_work_stop_before_any_job(tmp_path, header, row, con
     assert result.returncode != 0
     assert re.search(message, result.stdout + result.stderr), result.stderr[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_a_fragments_file_alone_is_counted_in_a_given_peak_bed(tmp_path):
+    """Policy bed: the user's regions, counted exactly, for the cells of the barcode list."""
+    bed = tmp_path / "regions.bed"
+    windows = [("chr11", start, start + 2000) for start in range(0, 135_000_000, 500_000)]
+    bed.write_text("".join(f"{c}\t{s}\t{e}\n" for c, s, e in windows))
+    write_sheet(tmp_path, ["sample", "fragments", "barcodes"],
+                [("pbsmall", ARCHR / "fragments.tsv.gz", ARCHR / "cells.tsv.gz")])
+    change = tmp_path / "bed.yaml"
+    change.write_text(f"regions: {{policy: bed, bed: {bed}}}\n")
+    run_snakemake(tmp_path, "--until", "merge_samples", configfiles=[UNANNOTATED, change])
+    merged = ad.read_h5ad(tmp_path / "results" / "study" / "merged.h5ad")
+    cells = pd.Index(merged.obs["barcode"].astype(str))
+    expected = count_fragment_file(ARCHR / "fragments.tsv.gz", PeakRegions(read_peaks_bed(bed), "bed"), cells)
+    assert merged.n_vars == len(windows) and merged.X.sum() > 0
+    np.testing.assert_array_equal(merged.X.toarray(), expected.counts.toarray())
+    stats = pd.read_csv(tmp_path / "results" / "study" / "qc" / "peak_merge.tsv", sep="\t", index_col="sample")
+    assert 0 < stats.loc["pbsmall", "fraction_of_fragments_kept"] < 0.1  # 2 kb every 500 kb of chr11 only

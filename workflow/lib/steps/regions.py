@@ -28,8 +28,7 @@ def study_regions(raw_paths, samples, regions_settings, output):
 
 
 def _given_regions(path):
-    if not path:
-        raise InputError("config regions.bed: empty; expected a BED file of regions when regions.policy is bed")
+    """The user's regions (config regions.bed; config_checks made sure one is named)."""
     regions = read_peaks_bed(Path(path))
     if len(merge_overlapping(regions)[0]) < len(regions):
         raise InputError(f"config regions.bed {path}: regions overlap one another; expected non-overlapping regions")
