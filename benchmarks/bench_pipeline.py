@@ -44,17 +44,12 @@ TOOLS = {"ours": "atacflow", "scvi": "scvi-tools", "snapatac2": "snapatac2"}
 # ---------------------------------------------------------------- shared helpers (run inside the children)
 
 def _read_with_anndata(folder):
-    """The plain anndata/pandas read a scanpy user does for a peaks.bed mtx folder (sc.read_10x_mtx wants
-    genes.tsv/features.tsv, so it cannot read peaks.bed folders)."""
-    import anndata as ad
+    """The plain anndata/pandas read a scanpy user does for a peaks.bed mtx folder (peers/read_mtx.py), with the
+    cell types joined."""
+    from peers.read_mtx import read_mtx_folder
 
-    folder = Path(folder)
-    adata = ad.io.read_mtx(folder / "matrix.mtx.gz").T.copy()
-    adata.X = adata.X.tocsr()
-    adata.obs_names = pd.read_csv(folder / "barcodes.tsv.gz", header=None)[0].astype(str).to_numpy()
-    peaks = pd.read_csv(folder / "peaks.bed.gz", sep="\t", header=None)
-    adata.var_names = (peaks[0] + ":" + peaks[1].astype(str) + "-" + peaks[2].astype(str)).to_numpy()
-    cells = pd.read_csv(folder / "cells.tsv.gz", sep="\t", index_col=0)
+    adata = read_mtx_folder(folder)
+    cells = pd.read_csv(Path(folder) / "cells.tsv.gz", sep="\t", index_col=0)
     adata.obs["cell_type"] = cells["cell_type"].reindex(adata.obs_names).to_numpy()
     return adata
 

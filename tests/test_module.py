@@ -1,11 +1,13 @@
 """The PoissonVI loss against a direct computation, and the Poisson rate."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 from scipy.stats import poisson
 
-from atacflow.module import PoissonReconstruction, PoissonVAE, poisson_rate
+from atacflow import module as module_code
+from atacflow.module import PoissonReconstruction, PoissonVAE, SparseProduct, poisson_rate
 from atacflow.sparse_batches import DeviceCSR
 
 
@@ -23,9 +25,9 @@ def test_loss_equals_scipy_poisson_log_pmf_and_gaussian_kl():
     data = DeviceCSR(counts, torch.device("cpu"))
     rows = torch.arange(6)
     torch.manual_seed(1)
-    reconstruction, kl = module.loss(data.dense_rows(rows), data.library_size, data.library_constant)
+    reconstruction, kl = module.loss(data.rows(rows), data.library_size, data.library_constant)
     torch.manual_seed(1)
-    outputs = module(data.dense_rows(rows))
+    outputs = module(data.rows(rows))
     rate = poisson_rate(outputs["logits"], data.library_size).detach().double().numpy()
     expected = -poisson.logpmf(counts.toarray(), rate).sum(axis=1)
     np.testing.assert_allclose(reconstruction.detach().numpy(), expected, rtol=1e-5)
@@ -42,28 +44,60 @@ def test_rate_of_each_cell_sums_to_its_library_size():
     counts = _small_example()
     module = PoissonVAE(n_regions=40, n_hidden=8, n_latent=3)
     data = DeviceCSR(counts, torch.device("cpu"))
-    logits = module(data.dense_rows(torch.arange(6)))["logits"]
+    logits = module(data.rows(torch.arange(6)))["logits"]
     rate = poisson_rate(logits, data.library_size)
     np.testing.assert_allclose(rate.sum(-1).detach().numpy(), np.asarray(counts.sum(axis=1)).ravel(), rtol=1e-5)
 
 
-def test_minibatch_densifies_exactly():
+def test_minibatch_entries_are_the_rows_nonzeros_in_the_order_given():
     counts = _small_example()
     data = DeviceCSR(counts, torch.device("cpu"))
-    rows = torch.tensor([4, 1, 5])
-    np.testing.assert_array_equal(data.dense_rows(rows).numpy(), counts[[4, 1, 5]].toarray())
+    batch = data.rows(torch.tensor([4, 1, 5]))
+    np.testing.assert_array_equal(batch.to_dense().numpy(), counts[[4, 1, 5]].toarray())
+    np.testing.assert_allclose(batch.log_counts.numpy(), np.log1p(batch.counts.numpy()), rtol=1e-6)
+    np.testing.assert_array_equal(batch.offsets.numpy(), np.r_[0, np.cumsum(counts[[4, 1, 5]].getnnz(axis=1))[:-1]])
+
+
+def _sparse_batch_in_float64():
+    data = DeviceCSR(_small_example(), torch.device("cpu"))
+    batch = data.rows(torch.tensor([2, 0, 5, 3]))
+    return batch, batch.to_dense().double()
 
 
 def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
-    """The hand-written backward equals autograd through the plain formula, and l softmax - x."""
-    counts = torch.as_tensor(_small_example().toarray(), dtype=torch.float64)
+    """The hand-written forward and backward (counts at their entries only) equal the plain formulas:
+    l logsumexp(logits) - sum_r x_r logit_r, and l softmax - x; gradcheck agrees."""
+    batch, counts = _sparse_batch_in_float64()
     library = counts.sum(-1)
-    logits = torch.randn(6, 40, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda lg: PoissonReconstruction.apply(lg, counts, library), (logits,))
-    weights = torch.rand(6, dtype=torch.float64)
-    (PoissonReconstruction.apply(logits, counts, library) * weights).sum().backward()
+    logits = torch.randn(4, 40, dtype=torch.float64, requires_grad=True)
+
+    def loss(lg):
+        return PoissonReconstruction.apply(lg, batch.cells, batch.entries, batch.counts.double(), library)
+
+    assert torch.autograd.gradcheck(loss, (logits,))
+    np.testing.assert_allclose(loss(logits).detach().numpy(),
+                               (library * torch.logsumexp(logits, -1) - (counts * logits).sum(-1)).detach().numpy())
+    weights = torch.rand(4, dtype=torch.float64)
+    (loss(logits) * weights).sum().backward()
     expected = (library.unsqueeze(-1) * torch.softmax(logits, -1) - counts) * weights.unsqueeze(-1)
     np.testing.assert_allclose(logits.grad.numpy(), expected.detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dense_gradient_density", [0.0, 1.0])
+def test_sparse_first_layer_is_the_dense_product_with_its_weight_gradient(monkeypatch, dense_gradient_density):
+    """X W and dW = X^T dY from the entries alone (density above the switch: dense dW; below: grouped by region)."""
+    monkeypatch.setattr(module_code, "DENSE_GRADIENT_DENSITY", dense_gradient_density)
+    batch, dense = _sparse_batch_in_float64()
+    weight = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
+
+    def product(w):
+        return SparseProduct.apply(w, batch.regions, batch.offsets, batch.counts.double(), batch.cells)
+
+    assert torch.autograd.gradcheck(product, (weight,))
+    np.testing.assert_allclose(product(weight).detach().numpy(), (dense @ weight).detach().numpy(), rtol=1e-12)
+    upstream = torch.randn(4, 5, dtype=torch.float64)
+    product(weight).backward(upstream)
+    np.testing.assert_allclose(weight.grad.numpy(), (dense.T @ upstream).numpy(), rtol=1e-12)
 
 
 def test_batch_covariate_enters_every_decoder_layer():

@@ -1,12 +1,19 @@
-"""The exact kNN graph and its fuzzy connectivities against umap-learn's own functions."""
+"""The exact kNN graph and its fuzzy connectivities against umap-learn's own functions; Leiden and UMAP, called
+without scanpy, against scanpy's `tl.leiden` and `tl.umap`."""
 
+import anndata as ad
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from umap.umap_ import fuzzy_simplicial_set
 
+from atacflow.clustering import cluster_latent
 from atacflow.errors import InputError
+from atacflow.keys import LATENT_KEY
 from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances
+from atacflow.umap_layout import import_umap
+
+fuzzy_simplicial_set = import_umap().fuzzy_simplicial_set
 
 
 def _latent():
@@ -63,3 +70,25 @@ def test_copies_are_at_distance_zero_in_many_dimensions():
 def test_more_neighbors_than_cells_names_the_setting():
     with pytest.raises(InputError, match=r"cluster.n_neighbors: found 30 for 20 cells"):
         exact_knn(np.zeros((20, 3)), 30)
+
+
+def test_leiden_and_umap_equal_scanpy_on_the_same_graph():
+    """Called directly (no scanpy import in the cluster job), Leiden and UMAP give exactly what scanpy's
+    tl.leiden(flavor="igraph", n_iterations=2, directed=False) and tl.umap give on our graph."""
+    import scanpy as sc
+
+    ours = cluster_latent(ad.AnnData(obsm={LATENT_KEY: _latent()}), n_neighbors=15, resolution=0.8, min_dist=0.3,
+                          seed=3)
+    reference = ours.copy()
+    sc.tl.leiden(reference, resolution=0.8, flavor="igraph", n_iterations=2, directed=False, random_state=3)
+    sc.tl.umap(reference, min_dist=0.3, random_state=3)
+    assert ours.obs["leiden"].nunique() >= 3
+    assert list(ours.obs["leiden"].cat.categories) == list(reference.obs["leiden"].cat.categories)
+    np.testing.assert_array_equal(ours.obs["leiden"].to_numpy(), reference.obs["leiden"].to_numpy())
+    np.testing.assert_array_equal(ours.obsm["X_umap"], reference.obsm["X_umap"])
+
+
+def test_numba_decorators_are_restored_after_the_cached_umap_import():
+    decorators = numba.njit, numba.jit
+    import_umap()
+    assert (numba.njit, numba.jit) == decorators

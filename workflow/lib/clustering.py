@@ -1,19 +1,67 @@
-"""Leiden clusters (igraph flavour) and UMAP with scanpy, on the exact kNN graph of the PoissonVI latent."""
+"""Leiden clusters (igraph) and UMAP (umap-learn) on the exact kNN graph of the PoissonVI latent.
+
+Both are called directly rather than through scanpy, whose import alone took 4-5 s per Snakemake job; the calls and
+their results are those of scanpy's `tl.leiden(flavor="igraph", n_iterations=2, directed=False)` and `tl.umap`.
+"""
 
 import logging
 
-import scanpy as sc
+import numpy as np
+import pandas as pd
 
 from .keys import CLUSTER_KEY, LATENT_KEY
 from .neighbors import add_neighbor_graph
+from .umap_layout import umap_layout
 
 log = logging.getLogger(__name__)
+LEIDEN_ITERATIONS = 2
+
+
+class _SeededRandom:
+    """igraph's random number interface (random, randint, getrandbits, gauss) drawn from a seeded numpy
+    RandomState, so that a partition depends on the seed only (igraph's default is Python's global `random`)."""
+
+    def __init__(self, seed):
+        self._state = np.random.RandomState(seed)
+
+    def random(self):
+        return self._state.random_sample()
+
+    def randint(self, low, high):
+        return self._state.randint(low, high + 1)
+
+    def getrandbits(self, bits):
+        return self._state.tomaxint() & ((1 << bits) - 1)
+
+    def gauss(self, mean, sd):
+        return self._state.normal(mean, sd)
+
+
+def leiden_partition(connectivities, resolution, seed=0):
+    """Leiden partition (modularity with `resolution`, edge weights, 2 iterations) of the undirected graph with
+    the symmetric weighted adjacency `connectivities`; one integer label per cell."""
+    import igraph
+    import random
+
+    sources, targets = connectivities.nonzero()
+    graph = igraph.Graph(n=connectivities.shape[0], edges=np.column_stack([sources, targets]), directed=False,
+                         edge_attrs={"weight": np.asarray(connectivities[sources, targets]).ravel()})
+    igraph.set_random_number_generator(_SeededRandom(seed))
+    try:
+        partition = graph.community_leiden(objective_function="modularity", weights="weight", resolution=resolution,
+                                           n_iterations=LEIDEN_ITERATIONS)
+    finally:
+        igraph.set_random_number_generator(random)
+    return np.asarray(partition.membership)
 
 
 def leiden_labels(adata, resolution, seed=0):
-    """Leiden partition of `obsp['connectivities']` (igraph flavour, 2 iterations, undirected) into obs['leiden']."""
-    sc.tl.leiden(adata, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=seed,
-                 key_added=CLUSTER_KEY)
+    """Leiden partition of `obsp['connectivities']` into obs['leiden'] (categories "0", "1", ... in numeric order)."""
+    membership = leiden_partition(adata.obsp["connectivities"], resolution, seed)
+    categories = [str(label) for label in np.unique(membership)]
+    adata.obs[CLUSTER_KEY] = pd.Categorical(membership.astype(str), categories=categories)
+    adata.uns[CLUSTER_KEY] = {"params": {"resolution": resolution, "random_state": seed,
+                                         "n_iterations": LEIDEN_ITERATIONS}}
     return adata.obs[CLUSTER_KEY]
 
 
@@ -21,6 +69,7 @@ def cluster_latent(adata, n_neighbors=15, resolution=1.0, min_dist=0.2, seed=0, 
     """Fill `obs['leiden']` and `obsm['X_umap']` from `obsm['X_poissonvi']` (in place)."""
     add_neighbor_graph(adata, LATENT_KEY, n_neighbors, seed, n_jobs)
     counts = leiden_labels(adata, resolution, seed).value_counts().sort_index()
-    sc.tl.umap(adata, min_dist=min_dist, random_state=seed)
+    adata.obsm["X_umap"] = umap_layout(adata.obsm[LATENT_KEY], adata.obsp["connectivities"], min_dist, seed=seed)
+    adata.uns["umap"] = {"params": {"min_dist": min_dist, "random_state": seed}}
     log.info("Leiden (resolution %s): %d clusters; cells per cluster %s", resolution, len(counts), counts.to_dict())
     return adata

@@ -136,7 +136,7 @@ class PoissonVI:
         self.module.eval()
         data = self._data(adata)
         rows = torch.arange(adata.n_obs, device=self.device)
-        means = [self.module.encoder(data.dense_rows(chunk))[0] for chunk in rows.split(chunk_size)]
+        means = [self.module.encoder(data.rows(chunk))[0] for chunk in rows.split(chunk_size)]
         return torch.cat(means).cpu().numpy()
 
     @torch.no_grad()
@@ -154,7 +154,7 @@ class PoissonVI:
         every_batch = every_batch and batch_onehot is not None
         hidden, normalizers = [], []
         for chunk in torch.arange(adata.n_obs, device=self.device).split(chunk_size):
-            mean, variance = self.module.encoder(data.dense_rows(chunk))
+            mean, variance = self.module.encoder(data.rows(chunk))
             z = mean + variance.sqrt() * torch.randn((n_samples, *mean.shape), device=self.device)
             if every_batch:
                 n_batches = batch_onehot.shape[1]

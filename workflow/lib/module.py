@@ -1,6 +1,7 @@
 """The PoissonVI network (Martens et al., Nature Methods 2023): encoder, decoder and loss.
 
-This module knows nothing of AnnData or files: it maps dense minibatches of fragment counts to the loss.
+This module knows nothing of AnnData or files: it maps sparse minibatches of fragment counts (sparse_batches.SparseRows)
+to the loss, touching the counts only at their nonzero entries.
 
 Generative model for cell n with fragment counts x_n over R regions and library size l_n = sum_r x_nr:
 
@@ -10,11 +11,15 @@ where f is the decoder MLP (batch one-hot s_n injected into every layer) and b t
 (region factors). Inference: q(z_n | x_n) = N(mu(log1p x_n), diag sigma^2(log1p x_n)).
 """
 
+import math
+
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
+from torch.nn import functional
 
 VARIANCE_EPS = 1e-4
+DENSE_GRADIENT_DENSITY = 0.05
 
 
 class FullyConnected(nn.Module):
@@ -40,19 +45,68 @@ class FullyConnected(nn.Module):
         return x
 
 
+class SparseInputLinear(nn.Module):
+    """y = log1p(x) W + b for a sparse minibatch x, from its nonzero entries only: the weight is stored one row per
+    region, (regions, n_out), so that y_b = sum_{e in cell b} log1p(x_e) W[region_e] is an embedding-bag sum.
+    Initialized as nn.Linear: W, b ~ U(-1/sqrt(regions), 1/sqrt(regions))."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        bound = 1.0 / math.sqrt(n_in)
+        self.weight = nn.Parameter(torch.empty(n_in, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_out).uniform_(-bound, bound))
+
+    def forward(self, batch):
+        return SparseProduct.apply(self.weight, batch.regions, batch.offsets, batch.log_counts, batch.cells) + self.bias
+
+
+class SparseProduct(torch.autograd.Function):
+    """Y = X W for X sparse (B, regions) given by its entries, W dense (regions, n_out); X itself (the data) gets
+    no gradient. Forward: one embedding-bag sum per cell, from the entries alone. Backward: dW = X^T dY, from the
+    entries grouped by region (X^T in CSR order, one embedding-bag sum per region) when X is sparser than
+    DENSE_GRADIENT_DENSITY; above it, X densified and one dense GEMM cost less on a CPU
+    (benchmarks/bench_sparse_layer.py times both at the crossover)."""
+
+    @staticmethod
+    def forward(ctx, weight, regions, offsets, values, cells):
+        ctx.save_for_backward(regions, values, cells)
+        ctx.shape = len(offsets), weight.shape[0]
+        return functional.embedding_bag(regions, weight, offsets, mode="sum", per_sample_weights=values)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        regions, values, cells = ctx.saved_tensors
+        n_cells, n_regions = ctx.shape
+        if len(values) > DENSE_GRADIENT_DENSITY * n_cells * n_regions:
+            dense = torch.zeros(n_cells * n_regions, dtype=values.dtype, device=values.device)
+            dense.scatter_(0, cells * n_regions + regions, values)
+            return dense.view(n_cells, n_regions).T @ grad_output, None, None, None, None
+        order = torch.argsort(regions, stable=True)
+        per_region = torch.bincount(regions, minlength=n_regions)
+        grad_weight = functional.embedding_bag(cells[order], grad_output, torch.cumsum(per_region, 0) - per_region,
+                                               mode="sum", per_sample_weights=values[order])
+        return grad_weight, None, None, None, None
+
+
 class Encoder(nn.Module):
-    """q(z | x) = N(mu, diag sigma^2) from log1p(x); sigma^2 = exp(log_var) + 1e-4."""
+    """q(z | x) = N(mu, diag sigma^2) from log1p(x); sigma^2 = exp(log_var) + 1e-4. The first layer reads the
+    sparse minibatch (SparseInputLinear), the others are FullyConnected."""
 
     def __init__(self, n_regions, n_hidden, n_latent, n_layers, dropout):
         super().__init__()
         self.n_regions = n_regions
-        self.hidden = FullyConnected(n_regions, n_hidden, n_layers, dropout=dropout)
+        self.input = SparseInputLinear(n_regions, n_hidden)
+        self.input_activation = nn.Sequential(
+            nn.LayerNorm(n_hidden, elementwise_affine=False), nn.LeakyReLU(), nn.Dropout(dropout)
+        )
+        self.hidden = FullyConnected(n_hidden, n_hidden, n_layers - 1, dropout=dropout)
         self.mean = nn.Linear(n_hidden, n_latent)
         self.log_var = nn.Linear(n_hidden, n_latent)
 
-    def forward(self, counts):
-        """counts: the dense (cells, regions) fragments of a minibatch."""
-        hidden = self.hidden(torch.log1p(counts))
+    def forward(self, batch):
+        """batch: the SparseRows of a minibatch."""
+        hidden = self.hidden(self.input_activation(self.input(batch)))
         return self.mean(hidden), torch.exp(self.log_var(hidden)) + VARIANCE_EPS
 
 
@@ -86,50 +140,53 @@ class PoissonVAE(nn.Module):
         self.encoder = Encoder(n_regions, n_hidden, n_latent, n_layers_encoder, dropout)
         self.decoder = Decoder(n_latent, n_hidden, n_regions, n_layers_decoder, n_batches)
 
-    def forward(self, counts, batch_onehot=None):
-        mean, variance = self.encoder(counts)
+    def forward(self, batch, batch_onehot=None):
+        mean, variance = self.encoder(batch)
         z = mean + variance.sqrt() * torch.randn_like(mean)
         return {"z": z, "mean": mean, "variance": variance, "logits": self.decoder(z, batch_onehot)}
 
     @staticmethod
-    def reconstruction_loss(counts, logits, library_size, library_constant):
+    def reconstruction_loss(batch, logits, library_size, library_constant):
         """-log p(x | z) = -sum_r [x_r log(l rho_r) - l rho_r - log x_r!], rho = softmax(logits)
         = l logsumexp(logits) - sum_r x_r logit_r - c(x), with c(x) = l log l - l - sum_r log x_r!
         (since sum_r rho_r = 1). Gradient: d/d logit_r = l rho_r - x_r."""
-        return PoissonReconstruction.apply(logits, counts, library_size) - library_constant
+        return PoissonReconstruction.apply(logits, batch.cells, batch.entries, batch.counts, library_size) - library_constant
 
     @staticmethod
     def kl_divergence(mean, variance):
         """KL(N(mu, diag sigma^2) || N(0, I)) = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - log sigma_k^2)."""
         return 0.5 * (mean.pow(2) + variance - 1.0 - variance.log()).sum(dim=-1)
 
-    def loss(self, counts, library_size, library_constant, batch_onehot=None):
-        """Per-cell reconstruction loss and KL; the training objective is mean(recon + beta * KL)."""
-        outputs = self(counts, batch_onehot)
-        reconstruction = self.reconstruction_loss(counts, outputs["logits"], library_size, library_constant)
+    def loss(self, batch, library_size, library_constant, batch_onehot=None):
+        """Per-cell reconstruction loss and KL of a sparse minibatch; the training objective is
+        mean(recon + beta * KL)."""
+        outputs = self(batch, batch_onehot)
+        reconstruction = self.reconstruction_loss(batch, outputs["logits"], library_size, library_constant)
         return reconstruction, self.kl_divergence(outputs["mean"], outputs["variance"])
 
 
 class PoissonReconstruction(torch.autograd.Function):
-    """l logsumexp(logits) - sum_r x_r logit_r per cell. The forward pass keeps softmax(logits) from its single
-    exp pass, and the backward pass is l softmax(logits) - x (autograd would exponentiate again and build a
-    second (cells, regions) gradient for the x term)."""
+    """l logsumexp(logits) - sum_r x_r logit_r per cell, with x given by its nonzero entries: `entries` index the
+    flattened (B, regions) logits, `cells` name each entry's row. The forward pass keeps softmax(logits) from its single exp pass, and the backward pass is
+    l softmax(logits) - x, the counts subtracted at their entries only (autograd would exponentiate again)."""
 
     @staticmethod
-    def forward(ctx, logits, counts, library_size):
+    def forward(ctx, logits, cells, entries, counts, library_size):
         maximum = logits.amax(dim=-1, keepdim=True)
         probabilities = (logits - maximum).exp_()
         total = probabilities.sum(dim=-1, keepdim=True)
-        ctx.save_for_backward(probabilities.div_(total), counts, library_size)
+        ctx.save_for_backward(probabilities.div_(total), cells, entries, counts, library_size)
         normalizer = (maximum + total.log()).squeeze(-1)
-        return library_size * normalizer - (counts * logits).sum(dim=-1)
+        observed = torch.zeros_like(library_size).index_add_(0, cells, counts * logits.view(-1).index_select(0, entries))
+        return library_size * normalizer - observed
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        probabilities, counts, library_size = ctx.saved_tensors
+        probabilities, cells, entries, counts, library_size = ctx.saved_tensors
         grad = probabilities * (grad_output * library_size).unsqueeze(-1)
-        return grad.sub_(counts * grad_output.unsqueeze(-1)), None, None
+        grad.view(-1).index_add_(0, entries, counts * grad_output.index_select(0, cells), alpha=-1)
+        return grad, None, None, None, None
 
 
 def poisson_rate(logits, library_size):

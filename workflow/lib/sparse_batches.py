@@ -1,8 +1,11 @@
-"""A cells x regions CSR matrix held on the training device; only minibatches are densified.
+"""A cells x regions CSR matrix held on the training device, and its minibatches, which stay sparse.
 
-A minibatch of B cells becomes a dense (B, regions) tensor on the device, filled from its nonzero
-entries; the full matrix stays sparse, so memory grows with the nonzeros, not with cells x regions.
+A minibatch of B cells is the list of its nonzero entries (cell, region, count), in CSR order: the model reads it
+as it is (the encoder's first layer and the Poisson loss touch only the nonzeros), so neither the full matrix nor a
+minibatch is ever densified, and memory grows with the nonzeros, not with cells x regions.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,11 +15,33 @@ from torch.special import gammaln
 from .module import library_constant
 
 
+@dataclass(frozen=True)
+class SparseRows:
+    """B cells' nonzero entries in CSR order: entry e belongs to cell `cells[e]` (0..B-1) and region `regions[e]`
+    (position `entries[e]` = cells[e] * regions + regions[e] of a flattened (B, regions) array), with `counts[e]`
+    fragments and `log_counts[e]` = log1p(counts[e]); cell b's entries start at `offsets[b]`."""
+
+    n_cells: int
+    n_regions: int
+    offsets: torch.Tensor
+    cells: torch.Tensor
+    regions: torch.Tensor
+    entries: torch.Tensor
+    counts: torch.Tensor
+    log_counts: torch.Tensor
+
+    def to_dense(self):
+        """The (B, regions) float32 counts (for tests and small inspections, not for training)."""
+        dense = torch.zeros(self.n_cells, self.n_regions, device=self.counts.device)
+        dense[self.cells, self.regions] = self.counts
+        return dense
+
+
 class DeviceCSR:
     """Row-sliceable CSR on a torch device.
 
     Per-cell library sizes l = sum_r x_r and the constants c(x) = l log l - l - sum_r log x_r! of the
-    Poisson log-likelihood are computed once from the sparse entries.
+    Poisson log-likelihood, and log1p of every count (the encoder's input), are computed once.
     """
 
     def __init__(self, counts, device):
@@ -27,17 +52,18 @@ class DeviceCSR:
         self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)
         self.indices = torch.as_tensor(counts.indices.astype(np.int64), device=device)
         self.values = torch.as_tensor(counts.data.astype(np.float32), device=device)
+        self.log_values = torch.log1p(self.values)
         rows = torch.repeat_interleave(torch.arange(self.shape[0], device=device), self.indptr.diff())
         self.library_size = torch.zeros(self.shape[0], device=device).index_add_(0, rows, self.values)
         log_factorials = torch.zeros(self.shape[0], device=device).index_add_(0, rows, gammaln(self.values + 1.0))
         self.library_constant = library_constant(self.library_size, log_factorials)
 
-    def dense_rows(self, rows):
-        """The given rows (a tensor of row indices on the device) as a dense float32 (len(rows), regions) tensor."""
+    def rows(self, rows):
+        """The given rows (a tensor of row indices on the device) as SparseRows, in the order given."""
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         offsets = torch.cumsum(lengths, 0) - lengths
         cells = torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths)
         entries = torch.arange(len(cells), device=self.device) - offsets[cells] + starts[cells]
-        dense = torch.zeros(len(rows), self.shape[1], device=self.device)
-        dense[cells, self.indices[entries]] = self.values[entries]
-        return dense
+        regions = self.indices[entries]
+        return SparseRows(len(rows), self.shape[1], offsets, cells, regions, cells * self.shape[1] + regions,
+                          self.values[entries], self.log_values[entries])

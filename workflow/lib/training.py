@@ -157,6 +157,6 @@ def evaluate(module, data, rows, batch_onehot=None, chunk_size=1024):
 def _losses(module, data, rows, batch_onehot):
     """Per-cell reconstruction loss and KL of the given rows of `data`."""
     return module.loss(
-        data.dense_rows(rows), data.library_size[rows], data.library_constant[rows],
+        data.rows(rows), data.library_size[rows], data.library_constant[rows],
         None if batch_onehot is None else batch_onehot[rows],
     )

@@ -20,8 +20,10 @@ def atomic_path(path):
 
 
 def write_h5ad(adata, path):
+    """Uncompressed: gzip made the study's files ~3x smaller but cost 2-3x the time to write and read, in every job
+    (0.4-0.7 s against 0.2 s per file at 14k cells)."""
     with atomic_path(path) as temporary:
-        adata.write_h5ad(temporary, compression="gzip")
+        adata.write_h5ad(temporary)
 
 
 def write_tsv(table, path, index=True):

@@ -1,0 +1,139 @@
+"""The training floor: one epoch's matrix products timed alone at their exact shapes, beside the measured epoch.
+
+A PoissonVI training step on a minibatch of B cells with R regions, n_hidden H, n_latent L (2 + 2 layers) does
+these products (forward; backward = the input gradient and the weight gradient, each as costly as the forward):
+
+    encoder input  X (B x R, sparse) W (R x H)       forward + dW only (the data needs no gradient)
+    encoder hidden (B x H) (H x H)                   forward + dX + dW
+    mean, log_var  (B x H) (H x L), twice            forward + dX + dW
+    decoder input  (B x L) (L x H)                   forward + dX (to z, back into the encoder) + dW
+    decoder hidden (B x H) (H x H)                   forward + dX + dW
+    decoder output (B x H) (H x R)                   forward + dX + dW
+
+and the validation cells take the forward products once per epoch. FLOPs count 2 m k n per (m x k)(k x n)
+product (dense-equivalent for the encoder input; its sparse FLOPs, 2 nnz H per product, are printed too). The
+floor is each product timed alone as a dense torch.mm at its shape on this machine (median of repeats, the
+same threads as training), summed over one epoch; the measured epoch runs the real training code on the same data.
+What separates the two is everything else a step does: the softmax over R regions, LayerNorm, dropout, the
+optimizer update, the gathering of the minibatch, and the per-operation overhead of eager PyTorch.
+
+Usage: .venv-bench/bin/python benchmarks/bench_training_floor.py [DATA_FOLDER] [--min-region-fraction 0.02] [--epochs 6]
+(0.02 is the workflow's default filter; the scripts' other benchmarks use 0.01.)
+"""
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from bench_common import DEFAULT_DATA, THREADS, machine_description, print_table  # noqa: E402
+
+
+def load(folder, min_region_fraction):
+    from atacflow.filtering import filter_cells_and_regions
+    from atacflow.fragments import to_fragments
+    from atacflow.matrix_io import read_peak_matrix
+
+    adata = read_peak_matrix(folder)
+    to_fragments(adata, "auto")
+    adata, _ = filter_cells_and_regions(adata, min_region_fraction, 20, 10)
+    return adata
+
+
+def step_products(batch, regions, hidden, latent):
+    """(name, m, k, n, passes) of one training step's products; passes: forward 1 + backward products."""
+    return [
+        ("encoder input X W", batch, regions, hidden, 2),
+        ("encoder hidden", batch, hidden, hidden, 3),
+        ("mean + log_var", batch, hidden, 2 * latent, 3),
+        ("decoder input", batch, latent, hidden, 3),
+        ("decoder hidden", batch, hidden, hidden, 3),
+        ("decoder output", batch, hidden, regions, 3),
+    ]
+
+
+def time_product(m, k, n, repeats):
+    """Median seconds of a dense (m x k)(k x n) torch.mm, float32."""
+    left, right = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(5):
+        torch.mm(left, right)
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(left, right)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def floor_table(adata, settings, hidden, latent, repeats):
+    n_train = int(round(settings.train_fraction * adata.n_obs))
+    n_validation = adata.n_obs - n_train
+    full, last = divmod(n_train, settings.batch_size)
+    batches = [(settings.batch_size, full)] + ([(last, 1)] if last else [])
+    density = adata.X.nnz / (adata.n_obs * adata.n_vars)
+    rows = []
+    for name, _, k, n, passes in step_products(settings.batch_size, adata.n_vars, hidden, latent):
+        flops = seconds = 0.0
+        for size, count in batches:  # training steps: forward + backward products
+            flops += count * passes * 2 * size * k * n
+            seconds += count * passes * time_product(size, k, n, repeats)
+        for start in range(0, n_validation, 1024):  # validation: forward only, chunks of 1,024 cells
+            size = min(1024, n_validation - start)
+            flops += 2 * size * k * n
+            seconds += time_product(size, k, n, repeats)
+        sparse = name.startswith("encoder input")
+        rows.append({"product": name, "shape (m k n)": f"{settings.batch_size} {k} {n}", "passes": passes,
+                     "GFLOP per epoch": flops / 1e9,
+                     "sparse GFLOP per epoch": flops * density / 1e9 if sparse else math.nan,
+                     "floor s per epoch": seconds, "GFLOP/s": flops / seconds / 1e9})
+    table = pd.DataFrame(rows).set_index("product")
+    table.loc["all products"] = [None, None, table["GFLOP per epoch"].sum(), math.nan,
+                                 table["floor s per epoch"].sum(),
+                                 table["GFLOP per epoch"].sum() / table["floor s per epoch"].sum()]
+    return table, density
+
+
+def measured_epochs(adata, settings, epochs):
+    from atacflow.model import PoissonVI
+
+    model = PoissonVI(adata, device="cpu", seed=0)
+    history = model.train(adata, settings.__class__(**{**settings.__dict__, "max_epochs": epochs}))
+    return history["seconds"].iloc[1:].to_list()  # the first epoch warms the allocator up
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", nargs="?", default=str(DEFAULT_DATA))
+    parser.add_argument("--min-region-fraction", type=float, default=0.02)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    from atacflow.model import default_sizes
+    from atacflow.training import TrainingSettings
+
+    torch.set_num_threads(THREADS)
+    print(machine_description(), flush=True)
+    adata = load(args.data, args.min_region_fraction)
+    hidden, latent = default_sizes(adata.n_vars)
+    settings = TrainingSettings()
+    table, density = floor_table(adata, settings, hidden, latent, args.repeats)
+    epochs = measured_epochs(adata, settings, args.epochs)
+    floor = table.loc["all products", "floor s per epoch"]
+    measured = statistics.median(epochs)
+    print_table(f"One epoch on {Path(args.data).name}: {adata.n_obs} cells x {adata.n_vars} regions (density "
+                f"{density:.3f}), n_hidden {hidden}, n_latent {latent}, batch {settings.batch_size}, "
+                f"{THREADS} threads", table)
+    print(f"\nfloor (products alone) {floor:.3f} s per epoch; measured epoch median {measured:.3f} s "
+          f"(range {min(epochs):.3f}-{max(epochs):.3f}, {len(epochs)} epochs after the first); "
+          f"measured / floor {measured / floor:.2f}")
+
+
+if __name__ == "__main__":
+    main()
