@@ -8,7 +8,7 @@ from atacflow.errors import InputError
 from atacflow.filtering import filter_cells_and_regions
 from atacflow.fragments import to_fragments
 from atacflow.matrix_io import read_peak_matrix
-from atacflow.model import PoissonVI, default_sizes
+from atacflow.model import PoissonVI, default_sizes, latent_activity
 from atacflow.training import TrainingSettings, kl_weight, split_cells
 from conftest import GRANJA_1K
 
@@ -44,8 +44,20 @@ def test_split_is_seeded_ninety_ten():
     assert np.array_equal(split_cells(1000, 0.9, seed=3)[1], validation)
 
 
+def test_active_dimensions_are_those_whose_posterior_means_vary_across_cells_above_a_hundredth():
+    rng = np.random.default_rng(0)
+    means = np.column_stack([rng.normal(0, 1.0, 5000), rng.normal(3, 0.2, 5000), rng.normal(0, 0.05, 5000)])
+    activity = latent_activity(means)
+    np.testing.assert_allclose(activity["latent_dimension_variances"], means.var(axis=0))
+    assert activity["n_active_latent_dimensions"] == 2 and not activity["latent_collapsed"]
+    assert latent_activity(means[:, [0, 2]]) | {"latent_dimension_variances": None} == {
+        "latent_dimension_variances": None, "n_active_latent_dimensions": 1, "active_variance_threshold": 0.01,
+        "latent_collapsed": True}
+
+
 def test_training_lowers_validation_loss_well_below_its_first_epoch(cells):
-    _, history = _trained(cells, max_epochs=150, early_stopping_patience=150)
+    model, history = _trained(cells, max_epochs=150, early_stopping_patience=150)
+    assert model.training_summary | latent_activity(model.get_latent(cells)) == model.training_summary
     losses = history["validation_reconstruction_loss"]
     assert losses.min() < 0.92 * losses.iloc[0]
     assert list(history.columns) == ["epoch", "train_loss", "validation_reconstruction_loss", "validation_kl", "beta", "seconds"]

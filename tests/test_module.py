@@ -1,5 +1,7 @@
 """The PoissonVI loss against a direct computation, and the Poisson rate."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -61,7 +63,9 @@ def test_minibatch_entries_are_the_rows_nonzeros_in_the_order_given():
 def _sparse_batch_in_float64():
     data = DeviceCSR(_small_example(), torch.device("cpu"))
     batch = data.rows(torch.tensor([2, 0, 5, 3]))
-    return batch, batch.to_dense().double()
+    counts = batch.counts.double()
+    batch = dataclasses.replace(batch, counts=counts, log_counts=torch.log1p(counts))
+    return batch, batch.to_dense()
 
 
 def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
@@ -72,7 +76,7 @@ def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
     logits = torch.randn(4, 40, dtype=torch.float64, requires_grad=True)
 
     def loss(lg):
-        return PoissonReconstruction.apply(lg, batch.cells, batch.entries, batch.counts.double(), library)
+        return PoissonReconstruction.apply(lg, batch.cells, batch.entries, batch.counts, library)
 
     assert torch.autograd.gradcheck(loss, (logits,))
     np.testing.assert_allclose(loss(logits).detach().numpy(),
@@ -85,13 +89,15 @@ def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
 
 @pytest.mark.parametrize("dense_gradient_density", [0.0, 1.0])
 def test_sparse_first_layer_is_the_dense_product_with_its_weight_gradient(monkeypatch, dense_gradient_density):
-    """X W and dW = X^T dY from the entries alone (density above the switch: dense dW; below: grouped by region)."""
+    """log1p(X) W and its dW = log1p(X)^T dY from the entries alone (density above the switch: dense dW; below:
+    grouped by region)."""
     monkeypatch.setattr(module_code, "DENSE_GRADIENT_DENSITY", dense_gradient_density)
-    batch, dense = _sparse_batch_in_float64()
+    batch, counts = _sparse_batch_in_float64()
+    dense = torch.log1p(counts)
     weight = torch.randn(40, 5, dtype=torch.float64, requires_grad=True)
 
     def product(w):
-        return SparseProduct.apply(w, batch.regions, batch.offsets, batch.counts.double(), batch.cells)
+        return SparseProduct.apply(w, batch)
 
     assert torch.autograd.gradcheck(product, (weight,))
     np.testing.assert_allclose(product(weight).detach().numpy(), (dense @ weight).detach().numpy(), rtol=1e-12)

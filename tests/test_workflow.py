@@ -95,6 +95,15 @@ def test_model_keeps_the_best_epoch(results):
     assert description["training"]["best_validation_reconstruction_loss"] == pytest.approx(after_warm_up.min())
 
 
+def test_active_latent_dimensions_are_stated_in_the_model_the_log_and_the_figure(results, clustered):
+    training = json.loads((results / "model" / "model.json").read_text())["training"]
+    variances = clustered.obsm["X_poissonvi"].astype(np.float64).var(axis=0)
+    np.testing.assert_allclose(training["latent_dimension_variances"], variances, rtol=1e-5)
+    n_active = int((variances > 0.01).sum())
+    assert training["n_active_latent_dimensions"] == n_active > 1 and not training["latent_collapsed"]
+    assert f"{n_active} of {len(variances)} latent dimensions active" in (results / "logs" / "train_model.log").read_text()
+
+
 def test_da_tables_hold_every_filtered_region_with_values_in_range(results, clustered):
     tables = {path.stem: pd.read_csv(path, sep="\t", index_col="region") for path in (results / "da").glob("*.tsv")}
     clusters = sorted(clustered.obs["leiden"].unique(), key=int)

@@ -17,6 +17,7 @@ from .training import TrainingSettings, split_cells, train
 
 log = logging.getLogger(__name__)
 WEIGHTS_FILE, HYPERPARAMETERS_FILE = "weights.pt", "model.json"
+ACTIVE_VARIANCE = 0.01
 TRAINING_CODE = ("model.py", "module.py", "training.py", "sparse_batches.py", "checkpoints.py")
 
 
@@ -40,6 +41,17 @@ def data_fingerprint(adata, chunk=1 << 20):
         for start in range(0, len(array), chunk):
             digest.update(np.ascontiguousarray(array[start:start + chunk], dtype=dtype).tobytes())
     return digest.hexdigest()
+
+
+def latent_activity(means, threshold=ACTIVE_VARIANCE):
+    """Active latent dimensions (Burda, Grosse & Salakhutdinov 2016): dimension k is active when the variance
+    across cells of its posterior mean, Var_n(E_q[z_nk | x_n]), exceeds `threshold` (0.01). An inactive
+    dimension's posterior mean is the same for every cell: the KL term pulled it onto the prior and it tells the
+    cells apart no more than noise. One active dimension or none is a collapsed latent space."""
+    variances = np.asarray(means, dtype=np.float64).var(axis=0)
+    n_active = int((variances > threshold).sum())
+    return {"latent_dimension_variances": [float(v) for v in variances], "n_active_latent_dimensions": n_active,
+            "active_variance_threshold": threshold, "latent_collapsed": n_active <= 1}
 
 
 def default_sizes(n_regions, n_hidden=None, n_latent=None):
@@ -93,12 +105,14 @@ class PoissonVI:
             checkpoint,
         )
         best = history.loc[best_epoch]
+        activity = latent_activity(self.get_latent(adata))
         self.training_summary = {
             "n_epochs": len(history), "best_epoch": int(best_epoch),
             "best_validation_reconstruction_loss": float(best["validation_reconstruction_loss"]),
             "n_train_cells": len(train_cells), "n_validation_cells": len(validation_cells),
-            "device": str(self.device), "settings": settings.__dict__,
+            "device": str(self.device), "settings": settings.__dict__, **activity,
         }
+        _log_activity(activity)
         return history
 
     def run_fingerprint(self, adata, settings):
@@ -205,6 +219,17 @@ class PoissonVI:
         model.module.load_state_dict(state)
         model.module.eval()
         return model
+
+
+def _log_activity(activity):
+    variances = ", ".join(f"{v:.3g}" for v in activity["latent_dimension_variances"])
+    log.info("%d of %d latent dimensions active (variance of the posterior means across cells > %g): %s",
+             activity["n_active_latent_dimensions"], len(activity["latent_dimension_variances"]),
+             activity["active_variance_threshold"], variances)
+    if activity["latent_collapsed"]:
+        log.warning("latent collapse: %d active latent dimension(s); the clusters will reflect little of the data. "
+                    "Expected more than one: check the training curves (KL near 0) and the training settings",
+                    activity["n_active_latent_dimensions"])
 
 
 def _batch_categories(adata, batch_key):

@@ -57,36 +57,36 @@ class SparseInputLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(n_out).uniform_(-bound, bound))
 
     def forward(self, batch):
-        return SparseProduct.apply(self.weight, batch.regions, batch.offsets, batch.log_counts, batch.cells) + self.bias
+        return SparseProduct.apply(self.weight, batch) + self.bias
 
 
 class SparseProduct(torch.autograd.Function):
-    """Y = X W for X sparse (B, regions) given by its entries, W dense (regions, n_out); X itself (the data) gets
-    no gradient. Forward: one embedding-bag sum per cell, from the entries alone. Backward: dW = X^T dY, from the
-    entries grouped by region (X^T in CSR order, one embedding-bag sum per region) when X is sparser than
-    DENSE_GRADIENT_DENSITY; above it, X densified and one dense GEMM cost less on a CPU
-    (benchmarks/bench_sparse_layer.py times both at the crossover)."""
+    """Y = X W for X the log1p counts of a sparse minibatch (sparse_batches.SparseRows), W dense (regions, n_out);
+    X itself (the data) gets no gradient. Forward: one embedding-bag sum per cell, from the entries alone.
+    Backward: dW = X^T dY, from the entries grouped by region (X^T in CSR order, one embedding-bag sum per region)
+    when X is sparser than DENSE_GRADIENT_DENSITY; above it, X densified and one dense product cost less on a CPU
+    (benchmarks/PIPELINE.md, "The training floor", has both timings)."""
 
     @staticmethod
-    def forward(ctx, weight, regions, offsets, values, cells):
-        ctx.save_for_backward(regions, values, cells)
-        ctx.shape = len(offsets), weight.shape[0]
-        return functional.embedding_bag(regions, weight, offsets, mode="sum", per_sample_weights=values)
+    def forward(ctx, weight, batch):
+        ctx.batch = batch
+        return functional.embedding_bag(batch.regions, weight, batch.offsets, mode="sum",
+                                        per_sample_weights=batch.log_counts)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        regions, values, cells = ctx.saved_tensors
-        n_cells, n_regions = ctx.shape
-        if len(values) > DENSE_GRADIENT_DENSITY * n_cells * n_regions:
-            dense = torch.zeros(n_cells * n_regions, dtype=values.dtype, device=values.device)
-            dense.scatter_(0, cells * n_regions + regions, values)
-            return dense.view(n_cells, n_regions).T @ grad_output, None, None, None, None
-        order = torch.argsort(regions, stable=True)
-        per_region = torch.bincount(regions, minlength=n_regions)
-        grad_weight = functional.embedding_bag(cells[order], grad_output, torch.cumsum(per_region, 0) - per_region,
+        batch = ctx.batch
+        values = batch.log_counts
+        if len(values) > DENSE_GRADIENT_DENSITY * batch.n_cells * batch.n_regions:
+            dense = torch.zeros(batch.n_cells * batch.n_regions, dtype=values.dtype, device=values.device)
+            dense.scatter_(0, batch.entries, values)
+            return dense.view(batch.n_cells, batch.n_regions).T @ grad_output, None
+        order = torch.argsort(batch.regions, stable=True)
+        per_region = torch.bincount(batch.regions, minlength=batch.n_regions)
+        grad_weight = functional.embedding_bag(batch.cells[order], grad_output, torch.cumsum(per_region, 0) - per_region,
                                                mode="sum", per_sample_weights=values[order])
-        return grad_weight, None, None, None, None
+        return grad_weight, None
 
 
 class Encoder(nn.Module):

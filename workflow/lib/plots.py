@@ -14,8 +14,16 @@ def palette(n):
     return OKABE_ITO[:n] if n <= len(OKABE_ITO) else [plt.cm.tab20(i % 20) for i in range(n)]
 
 
-def plot_training_history(history, best_epoch, path):
-    figure, (loss_axis, kl_axis) = plt.subplots(1, 2, figsize=(10, 4))
+def plot_training_history(history, best_epoch, path, activity=None):
+    """Losses and KL per epoch; `activity` (model.latent_activity) is stated above them, in red when the latent
+    space collapsed."""
+    figure, (loss_axis, kl_axis) = plt.subplots(1, 2, figsize=(10, 4.4))
+    if activity:
+        n_active, n_latent = activity["n_active_latent_dimensions"], len(activity["latent_dimension_variances"])
+        text = (f"{n_active} of {n_latent} latent dimensions active (variance of the posterior means across cells > "
+                f"{activity['active_variance_threshold']:g})")
+        collapsed = activity["latent_collapsed"]
+        figure.suptitle(f"WARNING: latent collapse. {text}" if collapsed else text, color="red" if collapsed else "black")
     loss_axis.plot(history["epoch"], history["train_loss"], label="train loss (recon + beta KL)")
     loss_axis.plot(history["epoch"], history["validation_reconstruction_loss"], label="validation reconstruction")
     loss_axis.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch} (restored)")

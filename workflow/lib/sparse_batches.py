@@ -1,8 +1,9 @@
 """A cells x regions CSR matrix held on the training device, and its minibatches, which stay sparse.
 
 A minibatch of B cells is the list of its nonzero entries (cell, region, count), in CSR order: the model reads it
-as it is (the encoder's first layer and the Poisson loss touch only the nonzeros), so neither the full matrix nor a
-minibatch is ever densified, and memory grows with the nonzeros, not with cells x regions.
+as it is (the encoder's first layer and the Poisson loss touch only the nonzeros; only the first layer's weight
+gradient densifies a minibatch, where that is faster), and the full matrix is never densified: memory grows with
+the nonzeros, not with cells x regions.
 """
 
 from dataclasses import dataclass
@@ -31,8 +32,8 @@ class SparseRows:
     log_counts: torch.Tensor
 
     def to_dense(self):
-        """The (B, regions) float32 counts (for tests and small inspections, not for training)."""
-        dense = torch.zeros(self.n_cells, self.n_regions, device=self.counts.device)
+        """The (B, regions) counts (for tests and small inspections, not for training)."""
+        dense = torch.zeros(self.n_cells, self.n_regions, dtype=self.counts.dtype, device=self.counts.device)
         dense[self.cells, self.regions] = self.counts
         return dense
 
