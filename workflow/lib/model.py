@@ -100,12 +100,13 @@ class PoissonVI:
         checkpoint = None if checkpoint_path is None else TrainingCheckpoint(
             checkpoint_path, self.run_fingerprint(adata, settings), settings.checkpoint_every_epochs
         )
+        data = self._data(adata)
         history, best_epoch = train(
-            self.module, self._data(adata), settings, self._batch_onehot(adata), train_cells, validation_cells,
+            self.module, data, settings, self._batch_onehot(adata), train_cells, validation_cells,
             checkpoint,
         )
         best = history.loc[best_epoch]
-        activity = latent_activity(self.get_latent(adata))
+        activity = latent_activity(self._latent_means(data))
         self.training_summary = {
             "n_epochs": len(history), "best_epoch": int(best_epoch),
             "best_validation_reconstruction_loss": float(best["validation_reconstruction_loss"]),
@@ -147,9 +148,12 @@ class PoissonVI:
     def get_latent(self, adata, chunk_size=4096):
         """Posterior means E_q[z | x] for every cell, computed in chunks."""
         self.check_regions(adata)
+        return self._latent_means(self._data(adata), chunk_size)
+
+    @torch.no_grad()
+    def _latent_means(self, data, chunk_size=4096):
         self.module.eval()
-        data = self._data(adata)
-        rows = torch.arange(adata.n_obs, device=self.device)
+        rows = torch.arange(data.shape[0], device=self.device)
         means = [self.module.encoder(data.rows(chunk))[0] for chunk in rows.split(chunk_size)]
         return torch.cat(means).cpu().numpy()
 

@@ -79,9 +79,7 @@ class SparseProduct(torch.autograd.Function):
         batch = ctx.batch
         values = batch.log_counts
         if len(values) > DENSE_GRADIENT_DENSITY * batch.n_cells * batch.n_regions:
-            dense = torch.zeros(batch.n_cells * batch.n_regions, dtype=values.dtype, device=values.device)
-            dense.scatter_(0, batch.entries, values)
-            return dense.view(batch.n_cells, batch.n_regions).T @ grad_output, None
+            return batch.to_dense(values).T @ grad_output, None
         order = torch.argsort(batch.regions, stable=True)
         per_region = torch.bincount(batch.regions, minlength=batch.n_regions)
         grad_weight = functional.embedding_bag(batch.cells[order], grad_output, torch.cumsum(per_region, 0) - per_region,

@@ -31,11 +31,11 @@ class SparseRows:
     counts: torch.Tensor
     log_counts: torch.Tensor
 
-    def to_dense(self):
-        """The (B, regions) counts (for tests and small inspections, not for training)."""
-        dense = torch.zeros(self.n_cells, self.n_regions, dtype=self.counts.dtype, device=self.counts.device)
-        dense[self.cells, self.regions] = self.counts
-        return dense
+    def to_dense(self, values=None):
+        """The (B, regions) array of `values` (default: the counts) at the entries, zeros elsewhere."""
+        values = self.counts if values is None else values
+        dense = torch.zeros(self.n_cells * self.n_regions, dtype=values.dtype, device=values.device)
+        return dense.scatter_(0, self.entries, values).view(self.n_cells, self.n_regions)
 
 
 class DeviceCSR:
