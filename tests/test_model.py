@@ -9,7 +9,7 @@ from atacflow.filtering import filter_cells_and_regions
 from atacflow.fragments import to_fragments
 from atacflow.matrix_io import read_peak_matrix
 from atacflow.model import PoissonVI, default_sizes, latent_activity
-from atacflow.training import TrainingSettings, kl_weight, split_cells
+from atacflow.training import TrainingSettings, kl_weight, kl_weights, split_cells
 from conftest import GRANJA_1K
 
 FAST = dict(lr=1e-3, max_epochs=40, early_stopping_patience=40, n_epochs_kl_warmup=10)
@@ -37,6 +37,13 @@ def test_kl_weight_rises_linearly_to_one():
     assert kl_weight(0, 0) == 1.0
 
 
+def test_kl_warmup_in_steps_counts_every_minibatch_since_the_start():
+    steps = TrainingSettings(n_steps_kl_warmup=10)
+    assert kl_weights(0, 4, steps) == [0.0, 0.1, 0.2, 0.3]
+    assert kl_weights(2, 4, steps) == [0.8, 0.9, 1.0, 1.0]
+    assert kl_weights(3, 4, TrainingSettings(n_epochs_kl_warmup=6)) == [0.5] * 4
+
+
 def test_split_is_seeded_ninety_ten():
     train, validation = split_cells(1000, 0.9, seed=3)
     assert len(train) == 900 and len(validation) == 100
@@ -60,7 +67,8 @@ def test_training_lowers_validation_loss_well_below_its_first_epoch(cells):
     assert model.training_summary | latent_activity(model.get_latent(cells)) == model.training_summary
     losses = history["validation_reconstruction_loss"]
     assert losses.min() < 0.92 * losses.iloc[0]
-    assert list(history.columns) == ["epoch", "train_loss", "validation_reconstruction_loss", "validation_kl", "beta", "seconds"]
+    assert list(history.columns) == ["epoch", "train_loss", "validation_reconstruction_loss", "validation_kl", "beta", "lr",
+                                     "seconds"]
 
 
 def test_early_stopping_restores_the_best_epoch(cells):
@@ -87,6 +95,20 @@ def test_warm_up_epochs_are_never_the_best(cells):
     assert model.training_summary["best_epoch"] == after.idxmin()
     short, short_history = _trained(cells, max_epochs=8, n_epochs_kl_warmup=20)
     assert short.training_summary["best_epoch"] == short_history["validation_reconstruction_loss"].idxmin()
+
+
+def test_plateau_halves_the_learning_rate_after_patience_epochs_without_improvement(cells):
+    overfit = dict(lr=1e-2, max_epochs=40, early_stopping_patience=40, train_fraction=0.05, n_epochs_kl_warmup=0,
+                   dropout=0.0, lr_plateau_patience=3, lr_plateau_factor=0.5)
+    _, history = _trained(cells, **overfit)
+    expected, lr, best, bad = [], 1e-2, float("inf"), 0
+    for loss in history["validation_reconstruction_loss"]:
+        expected.append(lr)
+        best, bad = (loss, 0) if loss < best else (best, bad + 1)
+        if bad > 3:
+            lr, bad = lr * 0.5, 0
+    np.testing.assert_allclose(history["lr"], expected)
+    assert min(expected) < 1e-2
 
 
 def test_diverged_training_is_an_error_naming_the_learning_rate(cells):

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from atacflow.clustering import cluster_latent
 from atacflow.errors import InputError
 from atacflow.keys import LATENT_KEY
-from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances
+from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances, metric_knn
 from atacflow.umap_layout import import_umap
 
 fuzzy_simplicial_set = import_umap().fuzzy_simplicial_set
@@ -92,3 +92,18 @@ def test_numba_decorators_are_restored_after_the_cached_umap_import():
     decorators = numba.njit, numba.jit
     import_umap()
     assert (numba.njit, numba.jit) == decorators
+
+
+def test_cosine_neighbors_are_one_minus_the_cosine_of_the_angle():
+    latent = _latent()[:450]
+    indices, distances = metric_knn(latent, 6, "cosine")
+    unit = latent / np.linalg.norm(latent, axis=1, keepdims=True)
+    cosine_distance = 1 - unit @ unit.T
+    np.fill_diagonal(cosine_distance, -1)
+    expected = np.argsort(cosine_distance, axis=1, kind="stable")[:, :6]
+    assert np.array_equal(np.sort(indices, axis=1), np.sort(expected, axis=1))
+    np.testing.assert_allclose(distances[:, 1:], np.take_along_axis(cosine_distance, indices[:, 1:], axis=1),
+                               atol=1e-12)
+    np.testing.assert_allclose(metric_knn(3 * latent, 6, "cosine")[1], distances, atol=1e-12)
+    with pytest.raises(InputError, match=r"cluster.metric: found 'manhattan'; expected one of euclidean, cosine"):
+        metric_knn(latent, 6, "manhattan")

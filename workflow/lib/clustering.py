@@ -65,9 +65,9 @@ def leiden_labels(adata, resolution, seed=0):
     return adata.obs[CLUSTER_KEY]
 
 
-def cluster_latent(adata, n_neighbors=15, resolution=1.0, min_dist=0.2, seed=0, n_jobs=1):
-    """Fill `obs['leiden']` and `obsm['X_umap']` from `obsm['X_poissonvi']` (in place)."""
-    add_neighbor_graph(adata, LATENT_KEY, n_neighbors, seed, n_jobs)
+def cluster_latent(adata, n_neighbors=15, resolution=1.0, min_dist=0.2, metric="euclidean", seed=0, n_jobs=1):
+    """Fill `obs['leiden']` and `obsm['X_umap']` from `obsm['X_poissonvi']` (in place), on the kNN graph by `metric`."""
+    add_neighbor_graph(adata, LATENT_KEY, n_neighbors, seed, n_jobs, metric)
     counts = leiden_labels(adata, resolution, seed).value_counts().sort_index()
     adata.obsm["X_umap"] = umap_layout(adata.obsm[LATENT_KEY], adata.obsp["connectivities"], min_dist, seed=seed)
     adata.uns["umap"] = {"params": {"min_dist": min_dist, "random_state": seed}}

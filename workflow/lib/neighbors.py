@@ -10,6 +10,9 @@ For cell i with neighbor distances d_i1 <= ... <= d_i(k-1) (itself excluded), UM
     sigma_i such that sum_j exp(-max(0, d_ij - rho_i) / sigma_i) = log2(k)   (bisection, 64 steps),
     w_ij = exp(-max(0, d_ij - rho_i) / sigma_i),
 and symmetrizes by the fuzzy union W + W^T - W o W^T.
+
+With the cosine metric the distance is 1 - cos(x_i, x_j), found as |u_i - u_j|^2 / 2 on the rows scaled to unit
+length u = x / |x| (the same neighbours in the same order as the Euclidean search on u).
 """
 
 import numpy as np
@@ -22,6 +25,7 @@ BISECTION_STEPS = 64
 SUM_TOLERANCE = 1e-5
 MIN_SIGMA_SCALE = 1e-3
 KD_TREE_MAX_DIMENSIONS = 15
+METRICS = ("euclidean", "cosine")
 
 
 def exact_knn(latent, n_neighbors, n_jobs=1):
@@ -96,15 +100,27 @@ def _neighbor_matrix(indices, values):
     return sp.csr_matrix((values[:, 1:].ravel(), (rows, indices[:, 1:].ravel())), shape=(n_cells, n_cells))
 
 
-def add_neighbor_graph(adata, use_rep, n_neighbors=15, seed=0, n_jobs=1):
+def metric_knn(latent, n_neighbors, metric="euclidean", n_jobs=1):
+    """`exact_knn` by the Euclidean or the cosine distance (module docstring)."""
+    if metric not in METRICS:
+        raise InputError(f"config cluster.metric: found {metric!r}; expected one of {', '.join(METRICS)}")
+    latent = np.asarray(latent, dtype=np.float64)
+    if metric == "euclidean":
+        return exact_knn(latent, n_neighbors, n_jobs)
+    norms = np.linalg.norm(latent, axis=1, keepdims=True)
+    indices, distances = exact_knn(latent / np.where(norms > 0, norms, 1.0), n_neighbors, n_jobs)
+    return indices, distances**2 / 2
+
+
+def add_neighbor_graph(adata, use_rep, n_neighbors=15, seed=0, n_jobs=1, metric="euclidean"):
     """Store the graph where scanpy's `pp.neighbors` would (`obsp`, `uns['neighbors']`), so that
     `tl.leiden` and `tl.umap` use it unchanged."""
-    indices, distances = exact_knn(np.asarray(adata.obsm[use_rep], dtype=np.float64), n_neighbors, n_jobs)
+    indices, distances = metric_knn(adata.obsm[use_rep], n_neighbors, metric, n_jobs)
     adata.obsp["distances"] = knn_distances(indices, distances)
     adata.obsp["connectivities"] = fuzzy_connectivities(indices, distances)
     adata.uns["neighbors"] = {
         "connectivities_key": "connectivities", "distances_key": "distances",
-        "params": {"n_neighbors": n_neighbors, "method": "umap", "metric": "euclidean", "random_state": seed,
+        "params": {"n_neighbors": n_neighbors, "method": "umap", "metric": metric, "random_state": seed,
                    "use_rep": use_rep, "knn": "exact"},
     }
     return adata

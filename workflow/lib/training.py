@@ -1,8 +1,9 @@
-"""Training loop: AdamW, KL warm-up, early stopping on the validation reconstruction loss after the warm-up,
-best weights restored."""
+"""Training loop: AdamW, KL warm-up (in epochs or minibatch steps), an optional learning-rate cut on plateaus,
+early stopping on the validation reconstruction loss after the warm-up, best weights restored."""
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    lr: float = 1e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-3
     eps: float = 1e-8
     batch_size: int = 128
@@ -27,13 +28,26 @@ class TrainingSettings:
     early_stopping_patience: int = 50
     early_stopping_min_delta: float = 0.0
     n_epochs_kl_warmup: int = 50
+    n_steps_kl_warmup: int | None = None
+    lr_plateau_patience: int = 0
+    lr_plateau_factor: float = 0.5
     checkpoint_every_epochs: int = 10
     seed: int = 0
 
 
-def kl_weight(epoch, n_epochs_kl_warmup):
-    """beta = min(1, epoch / n_epochs_kl_warmup): rises linearly from 0 at the first epoch to 1."""
-    return 1.0 if n_epochs_kl_warmup <= 0 else min(1.0, epoch / n_epochs_kl_warmup)
+def kl_weight(t, n):
+    """beta = min(1, t / n): rises linearly from 0 at t = 0 to 1 at t = n (1 throughout when n = 0)."""
+    return 1.0 if n <= 0 else min(1.0, t / n)
+
+
+def kl_weights(epoch, steps_per_epoch, settings):
+    """beta of each minibatch step of `epoch`: kl_weight(step, n_steps_kl_warmup) counting every minibatch step
+    since the start when `n_steps_kl_warmup` is set (a warm-up of the same number of updates for any data size),
+    else kl_weight(epoch, n_epochs_kl_warmup) for the whole epoch."""
+    if settings.n_steps_kl_warmup is None:
+        return [kl_weight(epoch, settings.n_epochs_kl_warmup)] * steps_per_epoch
+    first = epoch * steps_per_epoch
+    return [kl_weight(first + step, settings.n_steps_kl_warmup) for step in range(steps_per_epoch)]
 
 
 def split_cells(n_cells, train_fraction, seed):
@@ -46,7 +60,7 @@ def split_cells(n_cells, train_fraction, seed):
 def train(module, data, settings, batch_onehot=None, train_cells=None, validation_cells=None, checkpoint=None):
     """Fit `module` to `data` (a DeviceCSR) and restore the weights of the best validation epoch.
 
-    Returns the per-epoch history (train loss, validation reconstruction loss, KL, beta, seconds)
+    Returns the per-epoch history (train loss, validation reconstruction loss, KL, beta, lr, seconds)
     and the best epoch (0-based) among those after the KL warm-up. Without validation cells, the training
     cells' reconstruction loss is monitored instead. With a `checkpoint` (checkpoints.TrainingCheckpoint),
     training resumes from it when it belongs to this run, saves one every `checkpoint.every` epochs, and on
@@ -60,34 +74,42 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     optimizer = torch.optim.AdamW(
         module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps, fused=True
     )
+    scheduler = _plateau_scheduler(optimizer, settings)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
+    steps_per_epoch = math.ceil(len(train_cells) / settings.batch_size)
     progress = {"epoch": -1, "best_loss": float("inf"), "best_epoch": -1, "best_state": None,
                 "epochs_without_improvement": 0, "history": []}
     saved = checkpoint.load(device) if checkpoint else None
     if saved:
         module.load_state_dict(saved["module"])
         optimizer.load_state_dict(saved["optimizer"])
+        if scheduler:
+            scheduler.load_state_dict(saved["scheduler"])
         restore_random_states(saved["random_states"], generator)
         progress = saved["progress"]
     with stop_requests() as stop_requested:
         for epoch in range(progress["epoch"] + 1, settings.max_epochs):
             started = time.perf_counter()
-            beta = kl_weight(epoch, settings.n_epochs_kl_warmup)
-            train_loss = _train_epoch(module, data, train_rows, optimizer, beta, settings.batch_size, generator,
+            betas = kl_weights(epoch, steps_per_epoch, settings)
+            train_loss = _train_epoch(module, data, train_rows, optimizer, betas, settings.batch_size, generator,
                                       batch_onehot)
             reconstruction, kl = evaluate(module, data, monitored_rows, batch_onehot)
             seconds = time.perf_counter() - started
             progress["history"].append(
                 {"epoch": epoch, "train_loss": train_loss, "validation_reconstruction_loss": reconstruction,
-                 "validation_kl": kl, "beta": beta, "seconds": seconds}
+                 "validation_kl": kl, "beta": betas[-1], "lr": optimizer.param_groups[0]["lr"], "seconds": seconds}
             )
-            log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, %.2f s",
-                     epoch, train_loss, reconstruction, kl, beta, seconds)
+            log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, lr %.2g, %.2f s",
+                     epoch, train_loss, reconstruction, kl, betas[-1], optimizer.param_groups[0]["lr"], seconds)
             progress["epoch"] = epoch
-            if _early_stop(progress, module, epoch, reconstruction, beta, settings):
+            monitored = betas[0] >= 1.0 or _warmup_outlasts_training(steps_per_epoch, settings)
+            if monitored and scheduler:
+                scheduler.step(reconstruction)
+            if monitored and _early_stop(progress, module, epoch, reconstruction, settings):
                 break
             if checkpoint and (checkpoint.due(epoch) or stop_requested()):
                 checkpoint.save({"epoch": epoch, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                                 **({"scheduler": scheduler.state_dict()} if scheduler else {}),
                                  "random_states": random_states(generator), "progress": progress})
             if stop_requested():
                 raise StepInterrupted(f"training stopped by SIGTERM after epoch {epoch}; rerun to resume from the "
@@ -105,10 +127,19 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     return pd.DataFrame(history), progress["best_epoch"]
 
 
-def _early_stop(progress, module, epoch, reconstruction, beta, settings):
+def _plateau_scheduler(optimizer, settings):
+    """lr *= lr_plateau_factor once `lr_plateau_patience` monitored epochs brought no lower validation
+    reconstruction loss (None, a constant lr, when the patience is 0)."""
+    if settings.lr_plateau_patience <= 0:
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=settings.lr_plateau_factor, patience=settings.lr_plateau_patience,
+        threshold=settings.early_stopping_min_delta, threshold_mode="abs",
+    )
+
+
+def _early_stop(progress, module, epoch, reconstruction, settings):
     """Keep the best monitored epoch's weights; True once `early_stopping_patience` epochs brought no improvement."""
-    if not _monitored(beta, settings):
-        return False
     if reconstruction < progress["best_loss"] - settings.early_stopping_min_delta:
         progress.update(best_loss=reconstruction, best_epoch=epoch, best_state=copy.deepcopy(module.state_dict()),
                         epochs_without_improvement=0)
@@ -120,18 +151,21 @@ def _early_stop(progress, module, epoch, reconstruction, beta, settings):
     return False
 
 
-def _monitored(beta, settings):
-    """Early stopping and the best-epoch choice consider only epochs trained on the full objective (beta = 1):
-    during the KL warm-up the reconstruction term is weighted more, so its validation loss is lower by
-    construction and not comparable. A run shorter than the warm-up monitors every epoch."""
-    return beta >= 1.0 or settings.max_epochs <= settings.n_epochs_kl_warmup
+def _warmup_outlasts_training(steps_per_epoch, settings):
+    """Early stopping, the best-epoch choice and the lr plateau consider only epochs trained wholly on the full
+    objective (beta = 1 from their first step): during the KL warm-up the reconstruction term is weighted more, so
+    its validation loss is lower by construction and not comparable. A run shorter than the warm-up (this is True)
+    monitors every epoch."""
+    if settings.n_steps_kl_warmup is None:
+        return settings.max_epochs <= settings.n_epochs_kl_warmup
+    return (settings.max_epochs - 1) * steps_per_epoch < settings.n_steps_kl_warmup
 
 
-def _train_epoch(module, data, train_rows, optimizer, beta, batch_size, generator, batch_onehot):
+def _train_epoch(module, data, train_rows, optimizer, betas, batch_size, generator, batch_onehot):
     module.train()
     order = train_rows[torch.randperm(len(train_rows), generator=generator, device=train_rows.device)]
     total, n_cells = torch.zeros((), device=data.device), 0
-    for rows in order.split(batch_size):
+    for rows, beta in zip(order.split(batch_size), betas, strict=True):
         reconstruction, kl = _losses(module, data, rows, batch_onehot)
         loss = (reconstruction + beta * kl).mean()
         optimizer.zero_grad(set_to_none=True)
