@@ -11,6 +11,7 @@ run_step(
         snakemake.output.tables,  # noqa: F821
         snakemake.output.combined,  # noqa: F821
         list(snakemake.output.volcanoes),  # noqa: F821
+        snakemake.threads,  # noqa: F821
     ),
     snakemake.log[0],  # noqa: F821
 )

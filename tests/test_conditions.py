@@ -40,6 +40,9 @@ def test_a_region_doubled_in_one_condition_has_log2_fold_change_near_one():
     comparison = ConditionComparison("condition", "treated", "control", ("donor",))
     table = condition_table(*pseudobulks(counts, obs, comparison), [f"r{i}" for i in range(n_regions)], comparison,
                             min_cells=10, fdr=0.05, scope="all")
+    in_two_processes = condition_table(*pseudobulks(counts, obs, comparison), [f"r{i}" for i in range(n_regions)],
+                                       comparison, min_cells=10, fdr=0.05, scope="all", n_cpus=2)
+    pd.testing.assert_frame_equal(in_two_processes, table)
     assert table.loc["r0", "log2FoldChange"] == pytest.approx(1.0, abs=0.15)
     assert table.loc["r0", "is_da_padj_0.05"] and table["is_da_padj_0.05"].sum() <= 3
     assert 0 < table.loc["r0", "log2FoldChange_shrunk"] <= table.loc["r0", "log2FoldChange"] + 1e-6
@@ -80,7 +83,7 @@ def test_random_halves_of_one_cell_type_within_each_donor_call_nothing(workflow_
     comparison = ConditionComparison("half", "first", "second", ("sample",))
     summed, units = pseudobulks(clustered.X, obs, comparison)
     table = condition_table(summed, units, clustered.var_names, comparison, min_cells=2, fdr=0.05, scope="all",
-                            shrink=False)
+                            shrink=False, n_cpus=2)
     assert len(units) == 4 and table["is_da_padj_0.05"].sum() <= 0.01 * len(table)
 
 

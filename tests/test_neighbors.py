@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from atacflow.clustering import cluster_latent
+from atacflow import umap_layout as layout
+from atacflow.clustering import cluster_latent, leiden_graph
 from atacflow.errors import InputError
 from atacflow.keys import LATENT_KEY
 from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances, metric_knn
@@ -86,6 +87,30 @@ def test_leiden_and_umap_equal_scanpy_on_the_same_graph():
     assert list(ours.obs["leiden"].cat.categories) == list(reference.obs["leiden"].cat.categories)
     np.testing.assert_array_equal(ours.obs["leiden"].to_numpy(), reference.obs["leiden"].to_numpy())
     np.testing.assert_array_equal(ours.obsm["X_umap"], reference.obsm["X_umap"])
+
+
+def test_the_leiden_graph_built_in_chunks_holds_every_stored_entry_once_with_its_weight():
+    connectivities = fuzzy_connectivities(*exact_knn(_latent(), 15))
+    graph = leiden_graph(connectivities, chunk=1000)
+    sources, targets = connectivities.nonzero()
+    assert connectivities.nnz > 3000 and graph.ecount() == connectivities.nnz and not graph.is_directed()
+    assert graph.get_edgelist() == [(min(i, j), max(i, j)) for i, j in zip(sources.tolist(), targets.tolist())]
+    np.testing.assert_array_equal(graph.es["weight"], np.asarray(connectivities[sources, targets]).ravel())
+
+
+def test_above_the_spectral_limit_the_layout_starts_from_principal_components(monkeypatch):
+    """Large graphs start from the latent's first two principal components: a layout that depends on the seed
+    only and keeps the three groups of cells apart."""
+    latent, groups = _latent()[:450], np.repeat([0, 1, 2], 150)
+    connectivities = fuzzy_connectivities(*exact_knn(latent, 15))
+    spectral = layout.umap_layout(latent, connectivities, seed=1)
+    monkeypatch.setattr(layout, "SPECTRAL_INIT_MAX_CELLS", 449)
+    assert layout.initialization(450) == "pca" and layout.initialization(449) == "spectral"
+    first, again = (layout.umap_layout(latent, connectivities, seed=1) for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (450, 2) and not np.allclose(first, spectral)
+    neighbors, _ = exact_knn(first.astype(np.float64), 11)
+    assert (groups[neighbors[:, 1:]] == groups[:, None]).mean() > 0.99
 
 
 def test_numba_decorators_are_restored_after_the_cached_umap_import():

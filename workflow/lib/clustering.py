@@ -5,6 +5,7 @@ their results are those of scanpy's `tl.leiden(flavor="igraph", n_iterations=2, 
 """
 
 import logging
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -37,15 +38,29 @@ class _SeededRandom:
         return self._state.normal(mean, sd)
 
 
+def leiden_graph(connectivities, chunk=1 << 20):
+    """The undirected igraph Graph of a symmetric weighted adjacency: every stored entry (i, j) an edge with its
+    weight, each pair twice as scanpy builds it (the same edges in the same order, hence the same partitions).
+    igraph reads the edges as one stream of Python pairs, converted from the arrays `chunk` at a time: faster than
+    handing it a numpy array, with no list of all pairs in memory."""
+    import igraph
+
+    entries = connectivities.tocoo()
+    stored = entries.data != 0
+    rows, columns, weights = entries.row[stored], entries.col[stored], entries.data[stored]
+    pairs = chain.from_iterable(zip(rows[start:start + chunk].tolist(), columns[start:start + chunk].tolist())
+                                for start in range(0, len(rows), chunk))
+    return igraph.Graph(n=connectivities.shape[0], edges=pairs, directed=False,
+                        edge_attrs={"weight": weights.astype(np.float64).tolist()})
+
+
 def leiden_partition(connectivities, resolution, seed=0):
     """Leiden partition (modularity with `resolution`, edge weights, 2 iterations) of the undirected graph with
     the symmetric weighted adjacency `connectivities`; one integer label per cell."""
     import igraph
     import random
 
-    sources, targets = connectivities.nonzero()
-    graph = igraph.Graph(n=connectivities.shape[0], edges=np.column_stack([sources, targets]), directed=False,
-                         edge_attrs={"weight": np.asarray(connectivities[sources, targets]).ravel()})
+    graph = leiden_graph(connectivities)
     igraph.set_random_number_generator(_SeededRandom(seed))
     try:
         partition = graph.community_leiden(objective_function="modularity", weights="weight", resolution=resolution,

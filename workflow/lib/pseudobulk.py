@@ -74,9 +74,10 @@ def pseudobulks(counts, obs, comparison, sample_key="sample"):
     return summed, table.rename(columns={comparison.column: "condition"})
 
 
-def condition_table(summed, units, regions, comparison, min_cells, fdr, scope, shrink=True):
+def condition_table(summed, units, regions, comparison, min_cells, fdr, scope, shrink=True, n_cpus=1):
     """One table of per-region statistics for `comparison` within `scope`, or None when it cannot be tested there
-    (a group with fewer than 2 pseudobulks of at least `min_cells` cells), with the reason logged."""
+    (a group with fewer than 2 pseudobulks of at least `min_cells` cells), with the reason logged. The per-region
+    fits run in `n_cpus` processes (each region's fit is independent, so the table does not depend on it)."""
     kept = (units["n_cells"] >= min_cells).to_numpy()
     for unit in units[~kept].itertuples():
         log.info("%s, %s: pseudobulk of sample %s, %s = %s left out: %d cells < %d", comparison.name, scope,
@@ -94,7 +95,7 @@ def condition_table(summed, units, regions, comparison, min_cells, fdr, scope, s
             raise
         log.info("%s, %s: not tested: %s", comparison.name, scope, error)
         return None
-    table = _deseq(summed, units, regions, comparison, shrink)
+    table = _deseq(summed, units, regions, comparison, shrink, n_cpus)
     table[f"is_da_padj_{fdr}"] = (table["padj"] < fdr).fillna(False)
     for number, group in ((1, comparison.group1), (2, comparison.group2)):
         members = units["condition"] == group
@@ -136,7 +137,7 @@ def design_matrix(units, comparison):
                       (units["condition"] == comparison.group1).astype(float).rename("condition")], axis=1)
 
 
-def _deseq(summed, units, regions, comparison, shrink):
+def _deseq(summed, units, regions, comparison, shrink, n_cpus):
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.default_inference import DefaultInference
     from pydeseq2.ds import DeseqStats
@@ -149,7 +150,7 @@ def _deseq(summed, units, regions, comparison, shrink):
     metadata["condition"] = np.where(units["condition"] == comparison.group1, "tested", "reference")
     counts.index = metadata.index = [f"unit{i}" for i in range(len(units))]
     design = "~" + " + ".join([*(f"covariate{i}" for i in range(len(comparison.covariates))), "condition"])
-    inference = DefaultInference(n_cpus=1)
+    inference = DefaultInference(n_cpus=n_cpus)
     dds = DeseqDataSet(counts=counts.loc[:, detected], metadata=metadata, design=design,
                        size_factors_fit_type="poscounts", inference=inference, quiet=True)
     dds.deseq2()

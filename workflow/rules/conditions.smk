@@ -28,7 +28,7 @@ rule condition_da:
         "results/study/benchmarks/condition_da.tsv"
     conda:
         "../../envs/atacflow.yaml"
-    threads: 1
+    threads: config["threads"]
     resources:
         mem_mb=8000,
         runtime=120,

@@ -15,7 +15,7 @@ from .files import atomic_path, read_h5ad, write_tsv
 log = logging.getLogger("atacflow")
 
 
-def condition_tables(clustered_path, conditions, settings, output_dir, combined_output, volcano_outputs):
+def condition_tables(clustered_path, conditions, settings, output_dir, combined_output, volcano_outputs, threads=1):
     adata = read_h5ad(clustered_path)
     scopes = _scopes(adata.obs[CLUSTER_KEY].astype(str))
     output_dir = Path(output_dir)
@@ -27,7 +27,7 @@ def condition_tables(clustered_path, conditions, settings, output_dir, combined_
         for scope, cells in scopes.items():
             summed, units = pseudobulks(adata.X[cells], adata.obs[cells], comparison)
             table = condition_table(summed, units, adata.var_names, comparison, settings["min_cells"],
-                                    settings["fdr"], scope, settings["lfc_shrink"])
+                                    settings["fdr"], scope, settings["lfc_shrink"], threads)
             if table is None:
                 if scope == ALL_CELLS:
                     raise InputError(f"da.conditions {comparison.name}: fewer than 2 pseudobulks of at least "
