@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from atacflow.da import DASettings, model_accessibility_blocks
 from atacflow.errors import InputError
 from atacflow.filtering import filter_cells_and_regions
 from atacflow.fragments import to_fragments
@@ -156,6 +157,20 @@ def test_accessibility_is_a_distribution_over_regions(cells):
     rho = torch.cat(blocks, dim=1)
     assert rho.shape == (cells.n_obs, cells.n_vars)
     np.testing.assert_allclose(rho.sum(dim=1).numpy(), 1.0, rtol=1e-4)
+
+
+def test_accessibility_blocks_are_formed_in_cell_chunks_within_the_memory_bound(cells):
+    """model_accessibility_blocks gives, block by block, what one call on all cells and regions gives; each block
+    holds at most max_block_values cells x regions."""
+    model, _ = _trained(cells, max_epochs=2)
+    settings = DASettings(n_latent_samples=3, max_block_values=cells.n_obs * 40)
+    torch.manual_seed(settings.seed)
+    hidden, normalizers = model.decoder_states(cells, settings.n_latent_samples, settings.batch_correction)
+    whole = model.accessibility(hidden, normalizers, slice(None))
+    blocks = list(model_accessibility_blocks(model, cells, settings))
+    assert [block.shape for _, block in blocks] == [(cells.n_obs, r.stop - r.start) for r, _ in blocks]
+    assert max(block.numel() for _, block in blocks) == settings.max_block_values and len(blocks) > 2
+    torch.testing.assert_close(torch.cat([block for _, block in blocks], dim=1), whole)
 
 
 def test_batch_covariate_from_annotation(cells):

@@ -192,9 +192,18 @@ def region_blocks(n_cells, n_regions, max_block_values):
 
 
 def model_accessibility_blocks(model, adata, settings):
-    """Yield (region_slice, E_q[rho] block) from a trained PoissonVI, region block by region block."""
+    """Yield (region_slice, E_q[rho] block) from a trained PoissonVI, region block by region block.
+
+    A block holds cells x regions <= max_block_values; it is formed a chunk of cells at a time, so that the draws'
+    intermediate (draws x cells x regions) stays under the same bound. Each pass of the DA over a block reads all
+    bootstrap weights (1 + n_draws per cell), so the fewer and wider the blocks, the less memory traffic."""
     torch.manual_seed(settings.seed)
     hidden, normalizers = model.decoder_states(adata, settings.n_latent_samples, settings.batch_correction)
-    block_values = max(1, settings.max_block_values // hidden.shape[0])
-    for regions in region_blocks(adata.n_obs, adata.n_vars, block_values):
-        yield regions, model.accessibility(hidden, normalizers, regions)
+    for regions in region_blocks(adata.n_obs, adata.n_vars, settings.max_block_values):
+        width = regions.stop - regions.start
+        chunk = max(1, settings.max_block_values // (hidden.shape[0] * width))
+        block = torch.empty((adata.n_obs, width), device=hidden.device)
+        for start in range(0, adata.n_obs, chunk):
+            cells = slice(start, start + chunk)
+            block[cells] = model.accessibility(hidden[:, cells], normalizers[:, cells], regions)
+        yield regions, block

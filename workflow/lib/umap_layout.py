@@ -9,7 +9,7 @@ cross-entropy of the graph's connectivities.
 
 Above 200,000 cells the layout starts from the latent's first two principal components instead of the spectral
 embedding (umap-learn's "pca" initialization): ARPACK's solve for the graph Laplacian's eigenvectors keeps
-sqrt(cells) Lanczos vectors of all cells (8 GB at 1,000,000 cells) and ran for more than 8 minutes there
+sqrt(cells) Lanczos vectors of all cells (8 GB at 1,000,000 cells) and had not finished after 480 s there
 (benchmarks/bench_cluster_scale.py). Both starts keep the global arrangement of the cell types, which a random
 start loses (Kobak & Linderman, Nat. Biotechnol. 2021).
 """
