@@ -28,6 +28,7 @@ NULL_GROUP = "11_CD14.Mono.1"
 POWER_GROUPS = ("17_B", "11_CD14.Mono.1")
 SEED = 0
 TUTORIAL_LR = 1e-4  # the scvi-tools PoissonVI tutorial's learning rate; bench_training runs both tools at it
+TUTORIAL_PATIENCE = 50  # scvi-tools' early-stopping patience, kept by bench_training for both tools
 
 
 def prepare_data(folder):

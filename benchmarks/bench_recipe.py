@@ -15,7 +15,8 @@ lr 1e-3, batch 128, KL warm-up 50 epochs, patience 50, min_delta 0, constant lr,
 is what the workflow runs today (the defaults of workflow/schemas/config.schema.yaml). Any other recipe is
 written as changes to a base, `key=value[+key=value...]`, keys: filter (the region filter's fraction of cells),
 n_hidden, n_latent, lr, batch_size, n_epochs_kl_warmup, n_steps_kl_warmup, lr_plateau_patience,
-early_stopping_patience, early_stopping_min_delta, max_epochs, batch_key (a cell annotation column as the
+early_stopping_patience, early_stopping_min_delta, max_epochs, dropout, weight_decay, n_layers_encoder,
+n_layers_decoder, encoder_input (log1p or normalized_log1p), early_stopping_monitor (reconstruction or elbo), batch_key (a cell annotation column as the
 model's batch covariate: `sample`, the donor, on the Granja sets; the baselines correct no batch). `lsi` and `spectral` are the baselines: LSI
 (binarize, TF-IDF, log1p(1e4 x), truncated SVD with 31 components dropping the first, rows L2-normalized) and
 SnapATAC2's `tl.spectral` after `pp.select_features` on all regions; both get every region held by a cell.
@@ -64,10 +65,12 @@ BASELINES = ("lsi", "spectral")
 METRICS = ("euclidean", "cosine")
 OLD = {"filter": 0.02, "n_hidden": None, "n_latent": None, "lr": 1e-3, "batch_size": 128, "n_epochs_kl_warmup": 50,
        "n_steps_kl_warmup": None, "lr_plateau_patience": 0, "early_stopping_patience": 50,
-       "early_stopping_min_delta": 0.0, "max_epochs": 500, "batch_key": None}
-MODEL_KEYS = ("n_hidden", "n_latent", "batch_key")
-FLOAT_KEYS = ("filter", "lr", "early_stopping_min_delta")
-TEXT_KEYS = ("batch_key",)
+       "early_stopping_min_delta": 0.0, "max_epochs": 500, "batch_key": None, "dropout": 0.1, "weight_decay": 1e-3,
+       "n_layers_encoder": 2, "n_layers_decoder": 2, "encoder_input": "log1p",
+       "early_stopping_monitor": "reconstruction"}
+MODEL_KEYS = ("n_hidden", "n_latent", "batch_key", "dropout", "n_layers_encoder", "n_layers_decoder", "encoder_input")
+FLOAT_KEYS = ("filter", "lr", "early_stopping_min_delta", "dropout", "weight_decay")
+TEXT_KEYS = ("batch_key", "encoder_input", "early_stopping_monitor")
 
 
 def schema_defaults():

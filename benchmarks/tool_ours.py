@@ -7,16 +7,18 @@ from atacflow.da import DASettings, differential_accessibility, model_accessibil
 from atacflow.model import PoissonVI
 from atacflow.training import TrainingSettings
 
-from bench_common import MODELS, POWER_GROUPS, TUTORIAL_LR, peak_rss_mib
+from bench_common import MODELS, POWER_GROUPS, TUTORIAL_LR, TUTORIAL_PATIENCE, peak_rss_mib
 
 FDR_COLUMN = "is_da_fdr_0.05"
 
 
 def train(adata, max_epochs):
-    """Train with the tutorial's hyper-parameters (TrainingSettings at lr TUTORIAL_LR, as scvi-tools), save, summarize."""
+    """Train with the tutorial's hyper-parameters (TrainingSettings at lr TUTORIAL_LR and patience TUTORIAL_PATIENCE,
+    as scvi-tools), save, summarize."""
     model = PoissonVI(adata, device="cpu", seed=0)
+    settings = TrainingSettings(max_epochs=max_epochs, lr=TUTORIAL_LR, early_stopping_patience=TUTORIAL_PATIENCE)
     started, cpu_started = time.perf_counter(), time.process_time()
-    history = model.train(adata, TrainingSettings(max_epochs=max_epochs, lr=TUTORIAL_LR))
+    history = model.train(adata, settings)
     training_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     model.save(MODELS["ours"])
     summary, sizes = model.training_summary, model.hyperparameters

@@ -20,7 +20,7 @@ import scvi
 from atacflow.model import default_sizes
 from atacflow.training import TrainingSettings, split_cells
 
-from bench_common import MODELS, POWER_GROUPS, SEED, TUTORIAL_LR, peak_rss_mib
+from bench_common import MODELS, POWER_GROUPS, SEED, TUTORIAL_LR, TUTORIAL_PATIENCE, peak_rss_mib
 
 FDR_COLUMN = "is_de_fdr_0.05"  # scvi-tools names it is_de_, not is_da_, in differential_accessibility too
 
@@ -69,7 +69,7 @@ def scvi_anndata(adata):
 def train(adata, max_epochs):
     scvi.settings.seed = SEED
     data = scvi_anndata(adata)
-    settings = TrainingSettings(max_epochs=max_epochs, lr=TUTORIAL_LR)
+    settings = TrainingSettings(max_epochs=max_epochs, lr=TUTORIAL_LR, early_stopping_patience=TUTORIAL_PATIENCE)
     n_hidden, n_latent = default_sizes(data.n_vars)
     model = scvi.external.POISSONVI(data, n_hidden=n_hidden, n_latent=n_latent)
     train_cells, validation_cells = split_cells(data.n_obs, settings.train_fraction, settings.seed)

@@ -3,6 +3,7 @@ library and the workflow all run; on a real 500-cell subset it keeps several lat
 the cell types far better than chance."""
 
 import dataclasses
+import inspect
 
 import numpy as np
 import pytest
@@ -44,6 +45,14 @@ def test_the_library_defaults_are_the_schema_defaults():
     for field in dataclasses.fields(TrainingSettings):
         if field.name in SCHEMA["train"]["properties"]:
             assert field.default == schema_default("train", field.name), f"train.{field.name}"
+
+
+def test_the_model_class_defaults_are_the_schema_defaults():
+    parameters = inspect.signature(PoissonVI).parameters
+    shared = [key for key in SCHEMA["model"]["properties"] if key in parameters and key != "batch_key"]
+    assert {"n_hidden", "n_latent", "dropout", "encoder_input"} <= set(shared)
+    for key in shared:
+        assert parameters[key].default == schema_default("model", key), f"model.{key}"
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ def cells():
     return adata
 
 
-def _trained(adata, seed=0, dropout=0.1, **settings):
-    model = PoissonVI(adata, device="cpu", seed=seed, dropout=dropout)
+def _trained(adata, seed=0, dropout=0.1, encoder_input="log1p", **settings):
+    model = PoissonVI(adata, device="cpu", seed=seed, dropout=dropout, encoder_input=encoder_input)
     history = model.train(adata, TrainingSettings(seed=seed, **{**FAST, **settings}))
     return model, history
 
@@ -88,6 +88,24 @@ def test_early_stopping_restores_the_best_epoch(cells):
         assert torch.equal(tensor, stopped_at_best.module.state_dict()[name]), name
 
 
+def test_elbo_monitor_keeps_the_epoch_of_the_lowest_validation_reconstruction_plus_kl(cells):
+    overfit = dict(lr=1e-2, max_epochs=60, early_stopping_patience=10, train_fraction=0.05, n_epochs_kl_warmup=5,
+                   dropout=0.0, early_stopping_monitor="elbo")
+    model, history = _trained(cells, **overfit)
+    after = history[history["beta"] == 1.0]
+    elbo = after["validation_reconstruction_loss"] + after["validation_kl"]
+    assert model.training_summary["best_epoch"] == elbo.idxmin()
+    assert len(history) == min(60, elbo.idxmin() + 1 + 10)
+    assert model.training_summary["settings"]["early_stopping_monitor"] == "elbo"
+
+
+def test_unknown_monitor_or_encoder_input_is_an_error_naming_the_config_key(cells):
+    with pytest.raises(InputError, match=r"train.early_stopping_monitor: found 'loss'; expected one of reconstruction, elbo"):
+        _trained(cells, max_epochs=1, early_stopping_monitor="loss")
+    with pytest.raises(InputError, match=r"model.encoder_input: found 'tfidf'; expected one of log1p, normalized_log1p"):
+        PoissonVI(cells, device="cpu", encoder_input="tfidf")
+
+
 def test_warm_up_epochs_are_never_the_best(cells):
     """During the KL warm-up the reconstruction term weighs more, so its validation loss is not comparable."""
     model, history = _trained(cells, max_epochs=30, early_stopping_patience=30, n_epochs_kl_warmup=20)
@@ -130,12 +148,16 @@ def test_latent_has_the_configured_width(cells):
     assert model.get_latent(cells).shape == (cells.n_obs, 6)
 
 
-def test_save_load_round_trip_gives_the_same_latent(cells, tmp_path):
-    model, _ = _trained(cells, max_epochs=5)
+@pytest.mark.parametrize("encoder_input", ["log1p", "normalized_log1p"])
+def test_save_load_round_trip_gives_the_same_latent(cells, tmp_path, encoder_input):
+    model, _ = _trained(cells, max_epochs=5, encoder_input=encoder_input)
     model.save(tmp_path / "model")
     loaded = PoissonVI.load(tmp_path / "model", cells, device="cpu")
     assert np.array_equal(model.get_latent(cells), loaded.get_latent(cells))
-    assert loaded.fingerprint == model.fingerprint
+    assert loaded.fingerprint == model.fingerprint and loaded.input_scale == model.input_scale
+    if encoder_input == "normalized_log1p":
+        library_sizes = np.asarray(cells.X.sum(axis=1)).ravel()
+        assert model.input_scale == float(np.median(library_sizes))
     assert loaded.training_summary["best_epoch"] == model.training_summary["best_epoch"]
 
 

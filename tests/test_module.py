@@ -56,15 +56,27 @@ def test_minibatch_entries_are_the_rows_nonzeros_in_the_order_given():
     data = DeviceCSR(counts, torch.device("cpu"))
     batch = data.rows(torch.tensor([4, 1, 5]))
     np.testing.assert_array_equal(batch.to_dense().numpy(), counts[[4, 1, 5]].toarray())
-    np.testing.assert_allclose(batch.log_counts.numpy(), np.log1p(batch.counts.numpy()), rtol=1e-6)
+    np.testing.assert_allclose(batch.inputs.numpy(), np.log1p(batch.counts.numpy()), rtol=1e-6)
     np.testing.assert_array_equal(batch.offsets.numpy(), np.r_[0, np.cumsum(counts[[4, 1, 5]].getnnz(axis=1))[:-1]])
+
+
+def test_normalized_input_is_log1p_of_counts_scaled_to_a_common_library_size():
+    counts = _small_example()
+    counts = sp.vstack([counts, 3 * counts[2]]).tocsr()  # the last cell: cell 2 sequenced 3x deeper
+    data = DeviceCSR(counts, torch.device("cpu"), input_scale=50.0)
+    batch = data.rows(torch.arange(counts.shape[0]))
+    library_sizes = np.asarray(counts.sum(axis=1)).ravel()
+    expected = np.log1p(50.0 * counts.toarray() / library_sizes[:, None])
+    np.testing.assert_allclose(batch.to_dense(batch.inputs).numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(data.rows(torch.tensor([6])).inputs.numpy(), data.rows(torch.tensor([2])).inputs.numpy(),
+                               rtol=1e-6)
 
 
 def _sparse_batch_in_float64():
     data = DeviceCSR(_small_example(), torch.device("cpu"))
     batch = data.rows(torch.tensor([2, 0, 5, 3]))
     counts = batch.counts.double()
-    batch = dataclasses.replace(batch, counts=counts, log_counts=torch.log1p(counts))
+    batch = dataclasses.replace(batch, counts=counts, inputs=torch.log1p(counts))
     return batch, batch.to_dense()
 
 

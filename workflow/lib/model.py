@@ -18,6 +18,7 @@ from .training import TrainingSettings, split_cells, train
 log = logging.getLogger(__name__)
 WEIGHTS_FILE, HYPERPARAMETERS_FILE = "weights.pt", "model.json"
 ACTIVE_VARIANCE = 0.01
+ENCODER_INPUTS = ("log1p", "normalized_log1p")
 TRAINING_CODE = ("model.py", "module.py", "training.py", "sparse_batches.py", "checkpoints.py")
 
 
@@ -54,6 +55,17 @@ def latent_activity(means, threshold=ACTIVE_VARIANCE):
             "active_variance_threshold": threshold, "latent_collapsed": n_active <= 1}
 
 
+def encoder_input_scale(adata, encoder_input):
+    """The encoder reads log1p(x) ('log1p': None returned) or log1p(s x / l) ('normalized_log1p'), every cell
+    scaled to s = the median library size l of the cells with fragments (as scanpy's normalize_total)."""
+    if encoder_input not in ENCODER_INPUTS:
+        raise InputError(f"config model.encoder_input: found {encoder_input!r}; expected one of {', '.join(ENCODER_INPUTS)}")
+    if encoder_input == "log1p":
+        return None
+    library_sizes = np.asarray(adata.X.sum(axis=1), dtype=np.float64).ravel()
+    return float(np.median(library_sizes[library_sizes > 0]))
+
+
 def default_sizes(n_regions, n_hidden=None, n_latent=None):
     """n_hidden = int(sqrt(n_regions)), n_latent = int(sqrt(n_hidden)) unless given."""
     n_hidden = n_hidden or int(math.sqrt(n_regions))
@@ -64,8 +76,9 @@ class PoissonVI:
     """PoissonVI for fragment counts in `adata.X` (cells x regions, sparse)."""
 
     def __init__(self, adata, n_hidden=None, n_latent=None, n_layers_encoder=2, n_layers_decoder=2,
-                 dropout=0.1, batch_key=None, device="auto", seed=0):
+                 dropout=0.1, batch_key=None, encoder_input="log1p", device="auto", seed=0):
         n_hidden, n_latent = default_sizes(adata.n_vars, n_hidden, n_latent)
+        self.input_scale = encoder_input_scale(adata, encoder_input)
         self.regions = list(adata.var_names)
         self.batch_key = batch_key
         self.batch_categories = _batch_categories(adata, batch_key)
@@ -82,7 +95,7 @@ class PoissonVI:
         self.module = PoissonVAE(**self.hyperparameters).to(self.device)
 
     def _data(self, adata):
-        return DeviceCSR(adata.X, self.device)
+        return DeviceCSR(adata.X, self.device, self.input_scale)
 
     def _batch_onehot(self, adata):
         if not self.batch_categories:
@@ -117,13 +130,14 @@ class PoissonVI:
         return history
 
     def run_fingerprint(self, adata, settings):
-        """What a training run's numbers depend on: data, regions, each cell's batch, hyper-parameters, the seed of
-        the initial weights, the settings (all but how often checkpoints are written), the device type, the torch
-        version and the source of the training code."""
+        """What a training run's numbers depend on: data, regions, each cell's batch, hyper-parameters, the encoder
+        input's scale, the seed of the initial weights, the settings (all but how often checkpoints are written),
+        the device type, the torch version and the source of the training code."""
         training = {key: value for key, value in settings.__dict__.items() if key != "checkpoint_every_epochs"}
         batches = _batch_codes(adata, self.batch_key, self.batch_categories) if self.batch_categories else []
         code = [(Path(__file__).parent / name).read_text() for name in TRAINING_CODE]
-        return run_fingerprint(self.fingerprint, self.hyperparameters, self.batch_key, self.batch_categories,
+        return run_fingerprint(self.fingerprint, self.hyperparameters, self.input_scale, self.batch_key,
+                               self.batch_categories,
                                hashlib.sha256(np.asarray(batches, dtype=np.int64).tobytes()).hexdigest(), training,
                                self.device.type, self.initial_weights_seed, torch.__version__,
                                hashlib.sha256("".join(code).encode()).hexdigest())
@@ -200,7 +214,7 @@ class PoissonVI:
         description = {
             "hyperparameters": self.hyperparameters, "regions": self.regions, "batch_key": self.batch_key,
             "batch_categories": self.batch_categories, "data_fingerprint": self.fingerprint,
-            "training": self.training_summary,
+            "encoder_input_scale": self.input_scale, "training": self.training_summary,
         }
         (folder / HYPERPARAMETERS_FILE).write_text(json.dumps(description, indent=1))
 
@@ -215,6 +229,7 @@ class PoissonVI:
         model.batch_categories = description["batch_categories"]
         model.hyperparameters = description["hyperparameters"]
         model.fingerprint = description["data_fingerprint"]
+        model.input_scale = description["encoder_input_scale"]
         model.training_summary = description["training"]
         model.device = resolve_device(device)
         model.check_regions(adata)

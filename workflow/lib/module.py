@@ -8,7 +8,8 @@ Generative model for cell n with fragment counts x_n over R regions and library 
     z_n ~ N(0, I),   rho_n = softmax(f(z_n, s_n) + b),   x_nr ~ Poisson(l_n * rho_nr)
 
 where f is the decoder MLP (batch one-hot s_n injected into every layer) and b the per-region bias
-(region factors). Inference: q(z_n | x_n) = N(mu(log1p x_n), diag sigma^2(log1p x_n)).
+(region factors). Inference: q(z_n | x_n) = N(mu(u_n), diag sigma^2(u_n)) with u_n = log1p(x_n), or the
+depth-normalized log1p(s x_n / l_n) (sparse_batches.DeviceCSR).
 """
 
 import math
@@ -46,8 +47,8 @@ class FullyConnected(nn.Module):
 
 
 class SparseInputLinear(nn.Module):
-    """y = log1p(x) W + b for a sparse minibatch x, from its nonzero entries only: the weight is stored one row per
-    region, (regions, n_out), so that y_b = sum_{e in cell b} log1p(x_e) W[region_e] is an embedding-bag sum.
+    """y = u W + b for the encoder input u of a sparse minibatch, from its nonzero entries only: the weight is stored
+    one row per region, (regions, n_out), so that y_b = sum_{e in cell b} u_e W[region_e] is an embedding-bag sum.
     Initialized as nn.Linear: W, b ~ U(-1/sqrt(regions), 1/sqrt(regions))."""
 
     def __init__(self, n_in, n_out):
@@ -61,7 +62,7 @@ class SparseInputLinear(nn.Module):
 
 
 class SparseProduct(torch.autograd.Function):
-    """Y = X W for X the log1p counts of a sparse minibatch (sparse_batches.SparseRows), W dense (regions, n_out);
+    """Y = X W for X the encoder inputs of a sparse minibatch (sparse_batches.SparseRows), W dense (regions, n_out);
     X itself (the data) gets no gradient. Forward: one embedding-bag sum per cell, from the entries alone.
     Backward: dW = X^T dY, from the entries grouped by region (X^T in CSR order, one embedding-bag sum per region)
     when X is sparser than DENSE_GRADIENT_DENSITY; above it, X densified and one dense product cost less on a CPU
@@ -71,13 +72,13 @@ class SparseProduct(torch.autograd.Function):
     def forward(ctx, weight, batch):
         ctx.batch = batch
         return functional.embedding_bag(batch.regions, weight, batch.offsets, mode="sum",
-                                        per_sample_weights=batch.log_counts)
+                                        per_sample_weights=batch.inputs)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         batch = ctx.batch
-        values = batch.log_counts
+        values = batch.inputs
         if len(values) > DENSE_GRADIENT_DENSITY * batch.n_cells * batch.n_regions:
             return batch.to_dense(values).T @ grad_output, None
         order = torch.argsort(batch.regions, stable=True)
@@ -88,7 +89,8 @@ class SparseProduct(torch.autograd.Function):
 
 
 class Encoder(nn.Module):
-    """q(z | x) = N(mu, diag sigma^2) from log1p(x); sigma^2 = exp(log_var) + 1e-4. The first layer reads the
+    """q(z | x) = N(mu, diag sigma^2) from the encoder input u (log1p(x), or depth-normalized);
+    sigma^2 = exp(log_var) + 1e-4. The first layer reads the
     sparse minibatch (SparseInputLinear), the others are FullyConnected."""
 
     def __init__(self, n_regions, n_hidden, n_latent, n_layers, dropout):

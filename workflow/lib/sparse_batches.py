@@ -20,7 +20,8 @@ from .module import library_constant
 class SparseRows:
     """B cells' nonzero entries in CSR order: entry e belongs to cell `cells[e]` (0..B-1) and region `regions[e]`
     (position `entries[e]` = cells[e] * regions + regions[e] of a flattened (B, regions) array), with `counts[e]`
-    fragments and `log_counts[e]` = log1p(counts[e]); cell b's entries start at `offsets[b]`."""
+    fragments and `inputs[e]` the encoder's input value of that entry (DeviceCSR); cell b's entries start at
+    `offsets[b]`."""
 
     n_cells: int
     n_regions: int
@@ -29,7 +30,7 @@ class SparseRows:
     regions: torch.Tensor
     entries: torch.Tensor
     counts: torch.Tensor
-    log_counts: torch.Tensor
+    inputs: torch.Tensor
 
     def to_dense(self, values=None):
         """The (B, regions) array of `values` (default: the counts) at the entries, zeros elsewhere."""
@@ -42,10 +43,12 @@ class DeviceCSR:
     """Row-sliceable CSR on a torch device.
 
     Per-cell library sizes l = sum_r x_r and the constants c(x) = l log l - l - sum_r log x_r! of the
-    Poisson log-likelihood, and log1p of every count (the encoder's input), are computed once.
+    Poisson log-likelihood, and the encoder's input value of every entry, are computed once: log1p(x_r), or with
+    `input_scale` s the depth-normalized log1p(s x_r / l), so that cells of different depths with the same
+    profile give the encoder the same input.
     """
 
-    def __init__(self, counts, device):
+    def __init__(self, counts, device, input_scale=None):
         counts = sp.csr_matrix(counts)
         counts.sum_duplicates()  # also sorts the indices
         self.shape = counts.shape
@@ -53,9 +56,11 @@ class DeviceCSR:
         self.indptr = torch.as_tensor(counts.indptr.astype(np.int64), device=device)
         self.indices = torch.as_tensor(counts.indices.astype(np.int64), device=device)
         self.values = torch.as_tensor(counts.data.astype(np.float32), device=device)
-        self.log_values = torch.log1p(self.values)
         rows = torch.repeat_interleave(torch.arange(self.shape[0], device=device), self.indptr.diff())
         self.library_size = torch.zeros(self.shape[0], device=device).index_add_(0, rows, self.values)
+        self.inputs = torch.log1p(
+            self.values if input_scale is None else self.values * (input_scale / self.library_size[rows])
+        )
         log_factorials = torch.zeros(self.shape[0], device=device).index_add_(0, rows, gammaln(self.values + 1.0))
         self.library_constant = library_constant(self.library_size, log_factorials)
 
@@ -67,4 +72,4 @@ class DeviceCSR:
         entries = torch.arange(len(cells), device=self.device) - offsets[cells] + starts[cells]
         regions = self.indices[entries]
         return SparseRows(len(rows), self.shape[1], offsets, cells, regions, cells * self.shape[1] + regions,
-                          self.values[entries], self.log_values[entries])
+                          self.values[entries], self.inputs[entries])

@@ -1,5 +1,6 @@
 """Training loop: AdamW, KL warm-up (in epochs or minibatch steps), an optional learning-rate cut on plateaus,
-early stopping on the validation reconstruction loss after the warm-up, best weights restored."""
+early stopping on a validation loss (reconstruction, or the negative ELBO) after the warm-up, best weights
+restored."""
 
 import copy
 import logging
@@ -25,14 +26,26 @@ class TrainingSettings:
     batch_size: int = 128
     train_fraction: float = 0.9
     max_epochs: int = 500
-    early_stopping_patience: int = 50
+    early_stopping_patience: int = 20
     early_stopping_min_delta: float = 0.0
+    early_stopping_monitor: str = "reconstruction"
     n_epochs_kl_warmup: int = 50
     n_steps_kl_warmup: int | None = None
     lr_plateau_patience: int = 0
     lr_plateau_factor: float = 0.5
     checkpoint_every_epochs: int = 10
     seed: int = 0
+
+
+MONITORS = ("reconstruction", "elbo")
+
+
+def monitored_loss(reconstruction, kl, monitor):
+    """The validation loss that early stopping, the best epoch and the lr plateau follow: the reconstruction
+    loss -log p(x | z), or the negative ELBO -log p(x | z) + KL(q(z | x) || p(z)) (beta = 1 once monitored)."""
+    if monitor not in MONITORS:
+        raise InputError(f"config train.early_stopping_monitor: found {monitor!r}; expected one of {', '.join(MONITORS)}")
+    return reconstruction if monitor == "reconstruction" else reconstruction + kl
 
 
 def kl_weight(t, n):
@@ -67,6 +80,7 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     SIGTERM saves one after the current epoch and raises StepInterrupted.
     """
     device = data.device
+    monitored_loss(0.0, 0.0, settings.early_stopping_monitor)
     if train_cells is None:
         train_cells, validation_cells = split_cells(data.shape[0], settings.train_fraction, settings.seed)
     train_rows = torch.as_tensor(train_cells, device=device)
@@ -103,9 +117,10 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
                      epoch, train_loss, reconstruction, kl, betas[-1], optimizer.param_groups[0]["lr"], seconds)
             progress["epoch"] = epoch
             monitored = betas[0] >= 1.0 or _warmup_outlasts_training(steps_per_epoch, settings)
+            loss = monitored_loss(reconstruction, kl, settings.early_stopping_monitor)
             if monitored and scheduler:
-                scheduler.step(reconstruction)
-            if monitored and _early_stop(progress, module, epoch, reconstruction, settings):
+                scheduler.step(loss)
+            if monitored and _early_stop(progress, module, epoch, loss, settings):
                 break
             if checkpoint and (checkpoint.due(epoch) or stop_requested()):
                 checkpoint.save({"epoch": epoch, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
@@ -117,19 +132,19 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     history = progress["history"]
     if progress["best_state"] is None:
         raise InputError(
-            f"training: the validation reconstruction loss was not finite in any epoch after the KL warm-up "
-            f"(last: {history[-1]['validation_reconstruction_loss']}); expected finite losses: lower train.lr "
+            f"training: the validation {settings.early_stopping_monitor} loss was not finite in any epoch after the "
+            f"KL warm-up (last reconstruction loss: {history[-1]['validation_reconstruction_loss']}); expected finite losses: lower train.lr "
             f"(now {settings.lr}) or check the input counts"
         )
     module.load_state_dict(progress["best_state"])
-    log.info("restored the weights of epoch %d (validation reconstruction loss %.3f)",
-             progress["best_epoch"], progress["best_loss"])
+    log.info("restored the weights of epoch %d (validation %s loss %.3f)",
+             progress["best_epoch"], settings.early_stopping_monitor, progress["best_loss"])
     return pd.DataFrame(history), progress["best_epoch"]
 
 
 def _plateau_scheduler(optimizer, settings):
-    """lr *= lr_plateau_factor once `lr_plateau_patience` monitored epochs brought no lower validation
-    reconstruction loss (None, a constant lr, when the patience is 0)."""
+    """lr *= lr_plateau_factor once `lr_plateau_patience` monitored epochs brought no lower monitored validation
+    loss (None, a constant lr, when the patience is 0)."""
     if settings.lr_plateau_patience <= 0:
         return None
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -138,10 +153,10 @@ def _plateau_scheduler(optimizer, settings):
     )
 
 
-def _early_stop(progress, module, epoch, reconstruction, settings):
+def _early_stop(progress, module, epoch, loss, settings):
     """Keep the best monitored epoch's weights; True once `early_stopping_patience` epochs brought no improvement."""
-    if reconstruction < progress["best_loss"] - settings.early_stopping_min_delta:
-        progress.update(best_loss=reconstruction, best_epoch=epoch, best_state=copy.deepcopy(module.state_dict()),
+    if loss < progress["best_loss"] - settings.early_stopping_min_delta:
+        progress.update(best_loss=loss, best_epoch=epoch, best_state=copy.deepcopy(module.state_dict()),
                         epochs_without_improvement=0)
         return False
     progress["epochs_without_improvement"] += 1
