@@ -16,8 +16,9 @@ is what the workflow runs today (the defaults of workflow/schemas/config.schema.
 written as changes to a base, `key=value[+key=value...]`, keys: filter (the region filter's fraction of cells),
 n_hidden, n_latent, lr, batch_size, n_epochs_kl_warmup, n_steps_kl_warmup, lr_plateau_patience,
 early_stopping_patience, early_stopping_min_delta, max_epochs, dropout, weight_decay, n_layers_encoder,
-n_layers_decoder, encoder_input (log1p or normalized_log1p), early_stopping_monitor (reconstruction or elbo), batch_key (a cell annotation column as the
-model's batch covariate: `sample`, the donor, on the Granja sets; the baselines correct no batch). `lsi` and `spectral` are the baselines: LSI
+n_layers_decoder, encoder_input (log1p or normalized_log1p), early_stopping_monitor (reconstruction or elbo),
+batch_key (a cell annotation column as the model's batch covariate: `sample`, the donor, on the Granja sets; the
+baselines correct no batch). `lsi` and `spectral` are the baselines: LSI
 (binarize, TF-IDF, log1p(1e4 x), truncated SVD with 31 components dropping the first, rows L2-normalized) and
 SnapATAC2's `tl.spectral` after `pp.select_features` on all regions; both get every region held by a cell.
 

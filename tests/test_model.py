@@ -100,9 +100,9 @@ def test_elbo_monitor_keeps_the_epoch_of_the_lowest_validation_reconstruction_pl
 
 
 def test_unknown_monitor_or_encoder_input_is_an_error_naming_the_config_key(cells):
-    with pytest.raises(InputError, match=r"train.early_stopping_monitor: found 'loss'; expected one of reconstruction, elbo"):
+    with pytest.raises(InputError, match=r"early_stopping_monitor: found 'loss'; expected one of reconstruction, elbo"):
         _trained(cells, max_epochs=1, early_stopping_monitor="loss")
-    with pytest.raises(InputError, match=r"model.encoder_input: found 'tfidf'; expected one of log1p, normalized_log1p"):
+    with pytest.raises(InputError, match=r"encoder_input: found 'tfidf'; expected one of log1p, normalized_log1p"):
         PoissonVI(cells, device="cpu", encoder_input="tfidf")
 
 
@@ -193,6 +193,16 @@ def test_accessibility_blocks_are_formed_in_cell_chunks_within_the_memory_bound(
     assert [block.shape for _, block in blocks] == [(cells.n_obs, r.stop - r.start) for r, _ in blocks]
     assert max(block.numel() for _, block in blocks) == settings.max_block_values and len(blocks) > 2
     torch.testing.assert_close(torch.cat([block for _, block in blocks], dim=1), whole)
+
+
+def test_decoder_states_do_not_depend_on_the_chunks_they_are_formed_in(cells):
+    model, _ = _trained(cells, max_epochs=2)
+    states = []
+    for max_values in (2**24, 3 * cells.n_vars * 7):  # all cells in one chunk; 7 cells per chunk
+        torch.manual_seed(0)
+        states.append(model.decoder_states(cells, n_samples=3, max_values=max_values))
+    for one_chunk, many_chunks in zip(*states):
+        torch.testing.assert_close(many_chunks, one_chunk)
 
 
 def test_batch_covariate_from_annotation(cells):

@@ -198,7 +198,8 @@ def model_accessibility_blocks(model, adata, settings):
     intermediate (draws x cells x regions) stays under the same bound. Each pass of the DA over a block reads all
     bootstrap weights (1 + n_draws per cell), so the fewer and wider the blocks, the less memory traffic."""
     torch.manual_seed(settings.seed)
-    hidden, normalizers = model.decoder_states(adata, settings.n_latent_samples, settings.batch_correction)
+    hidden, normalizers = model.decoder_states(adata, settings.n_latent_samples, settings.batch_correction,
+                                               settings.max_block_values)
     for regions in region_blocks(adata.n_obs, adata.n_vars, settings.max_block_values):
         width = regions.stop - regions.start
         chunk = max(1, settings.max_block_values // (hidden.shape[0] * width))

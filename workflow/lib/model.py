@@ -59,7 +59,8 @@ def encoder_input_scale(adata, encoder_input):
     """The encoder reads log1p(x) ('log1p': None returned) or log1p(s x / l) ('normalized_log1p'), every cell
     scaled to s = the median library size l of the cells with fragments (as scanpy's normalize_total)."""
     if encoder_input not in ENCODER_INPUTS:
-        raise InputError(f"config model.encoder_input: found {encoder_input!r}; expected one of {', '.join(ENCODER_INPUTS)}")
+        raise InputError(f"config model.encoder_input: found {encoder_input!r}; "
+                         f"expected one of {', '.join(ENCODER_INPUTS)}")
     if encoder_input == "log1p":
         return None
     library_sizes = np.asarray(adata.X.sum(axis=1), dtype=np.float64).ravel()
@@ -172,10 +173,12 @@ class PoissonVI:
         return torch.cat(means).cpu().numpy()
 
     @torch.no_grad()
-    def decoder_states(self, adata, n_samples=10, every_batch=False, chunk_size=4096):
+    def decoder_states(self, adata, n_samples=10, every_batch=False, max_values=2**24):
         """Decoder hidden states h (draws, cells, n_hidden) for z ~ q(z | x) and the log softmax
         normalizers log sum_r exp(logit_r) (draws, cells), so that any region block of
-        rho = softmax(logits) can be formed later without all regions at once.
+        rho = softmax(logits) can be formed later without all regions at once. The normalizers are computed a
+        chunk of cells at a time, its logits (draws x cells x regions) at most `max_values` floats; the noise of
+        z is drawn for all cells at once, so the result does not depend on the chunks.
 
         Each cell is decoded with its own batch one-hot (draws = n_samples), or with `every_batch` once per batch
         b = 1..B with one-hot e_b (draws = B x n_samples): averaging rho over the draws then weighs every batch
@@ -184,10 +187,13 @@ class PoissonVI:
         self.module.eval()
         data, batch_onehot = self._data(adata), self._batch_onehot(adata)
         every_batch = every_batch and batch_onehot is not None
+        draws = n_samples * (batch_onehot.shape[1] if every_batch else 1)
+        chunk_size = max(1, max_values // (draws * adata.n_vars))
+        noise = torch.randn((n_samples, adata.n_obs, self.hyperparameters["n_latent"]), device=self.device)
         hidden, normalizers = [], []
         for chunk in torch.arange(adata.n_obs, device=self.device).split(chunk_size):
             mean, variance = self.module.encoder(data.rows(chunk))
-            z = mean + variance.sqrt() * torch.randn((n_samples, *mean.shape), device=self.device)
+            z = mean + variance.sqrt() * noise[:, chunk]
             if every_batch:
                 n_batches = batch_onehot.shape[1]
                 batch = torch.eye(n_batches, device=self.device).repeat_interleave(n_samples, dim=0)
@@ -205,7 +211,7 @@ class PoissonVI:
         """Posterior expected normalized accessibility E_q[rho_r(z)] per cell for a region block:
         (1/S) sum_s exp(logit_r(z_s) - log sum_r' exp(logit_r'(z_s)))."""
         logits = self.module.decoder.logits_from_hidden(hidden, regions)
-        return torch.exp(logits - normalizers.unsqueeze(-1)).mean(dim=0)
+        return logits.sub_(normalizers.unsqueeze(-1)).exp_().mean(dim=0)
 
     def save(self, folder):
         folder = Path(folder)
@@ -229,7 +235,7 @@ class PoissonVI:
         model.batch_categories = description["batch_categories"]
         model.hyperparameters = description["hyperparameters"]
         model.fingerprint = description["data_fingerprint"]
-        model.input_scale = description["encoder_input_scale"]
+        model.input_scale = description.get("encoder_input_scale")  # None (log1p) in models saved before the option
         model.training_summary = description["training"]
         model.device = resolve_device(device)
         model.check_regions(adata)

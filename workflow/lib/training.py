@@ -44,7 +44,8 @@ def monitored_loss(reconstruction, kl, monitor):
     """The validation loss that early stopping, the best epoch and the lr plateau follow: the reconstruction
     loss -log p(x | z), or the negative ELBO -log p(x | z) + KL(q(z | x) || p(z)) (beta = 1 once monitored)."""
     if monitor not in MONITORS:
-        raise InputError(f"config train.early_stopping_monitor: found {monitor!r}; expected one of {', '.join(MONITORS)}")
+        raise InputError(f"config train.early_stopping_monitor: found {monitor!r}; "
+                         f"expected one of {', '.join(MONITORS)}")
     return reconstruction if monitor == "reconstruction" else reconstruction + kl
 
 
