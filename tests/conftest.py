@@ -20,6 +20,8 @@ PBMC_MTX = DATA / "pbmc_sorted_mtx"
 TEST_CONFIG = ROOT / "tests" / "config" / "config.yaml"
 UNANNOTATED = ROOT / "tests" / "config" / "unannotated.yaml"  # for samples without the Granja cell annotation
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# DA tables' group columns hold cluster numbers and annotation values alike: read as text (README, the table of outputs)
+DA_TEXT_COLUMNS = {"group1": str, "group2": str}
 
 
 def pytest_configure(config):

@@ -32,7 +32,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE, TEST_CONFIG, write_two_donor_sheet
+from conftest import DA_TEXT_COLUMNS, ROOT, SNAKEMAKE, TEST_CONFIG, write_two_donor_sheet
 
 pytestmark = pytest.mark.slurm
 
@@ -257,8 +257,8 @@ def test_results_equal_a_local_run(request):
     workflow_run = request.getfixturevalue("workflow_run")
     slurm, local = workdir / "results" / "study", workflow_run / "results" / "study"
 
-    da_slurm = pd.read_csv(slurm / "da_combined.tsv", sep="\t")
-    da_local = pd.read_csv(local / "da_combined.tsv", sep="\t")
+    da_slurm = pd.read_csv(slurm / "da_combined.tsv", sep="\t", dtype=DA_TEXT_COLUMNS)
+    da_local = pd.read_csv(local / "da_combined.tsv", sep="\t", dtype=DA_TEXT_COLUMNS)
     assert len(da_local) > 0
     pd.testing.assert_frame_equal(da_slurm, da_local, check_exact=False, rtol=1e-6, atol=1e-6)
 

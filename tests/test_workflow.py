@@ -13,7 +13,7 @@ from atacflow.comparisons import make_comparison
 from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
 from atacflow.model import PoissonVI, default_sizes
 from atacflow.matrix_io import read_peak_matrix
-from conftest import DONORS, GRANJA_DONORS, run_snakemake
+from conftest import DA_TEXT_COLUMNS, DONORS, GRANJA_DONORS, run_snakemake
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_da_tables_hold_every_filtered_region_with_values_in_range(results, clus
         assert (table["proba_da"].diff().dropna() <= 0).all()
         assert table["batch_correction"].all() and table["n_samples1"].between(1, 2).all()
         assert (table["n_samples2"] == 2).all() or table["group2"].iloc[0] != "rest"
-    combined = pd.read_csv(results / "da_combined.tsv", sep="\t")
+    combined = pd.read_csv(results / "da_combined.tsv", sep="\t", dtype=DA_TEXT_COLUMNS)
     assert len(combined) == sum(map(len, tables.values()))
 
 
