@@ -16,6 +16,7 @@ from .checkpoints import random_states, restore_random_states, stop_requests
 from .errors import InputError, StepInterrupted
 
 log = logging.getLogger(__name__)
+MONITORS = ("reconstruction", "elbo")
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,15 @@ class TrainingSettings:
     checkpoint_every_epochs: int = 10
     seed: int = 0
 
-
-MONITORS = ("reconstruction", "elbo")
+    def __post_init__(self):
+        if self.early_stopping_monitor not in MONITORS:
+            raise InputError(f"config train.early_stopping_monitor: found {self.early_stopping_monitor!r}; "
+                             f"expected one of {', '.join(MONITORS)}")
 
 
 def monitored_loss(reconstruction, kl, monitor):
     """The validation loss that early stopping, the best epoch and the lr plateau follow: the reconstruction
     loss -log p(x | z), or the negative ELBO -log p(x | z) + KL(q(z | x) || p(z)) (beta = 1 once monitored)."""
-    if monitor not in MONITORS:
-        raise InputError(f"config train.early_stopping_monitor: found {monitor!r}; "
-                         f"expected one of {', '.join(MONITORS)}")
     return reconstruction if monitor == "reconstruction" else reconstruction + kl
 
 
@@ -81,7 +81,6 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
     SIGTERM saves one after the current epoch and raises StepInterrupted.
     """
     device = data.device
-    monitored_loss(0.0, 0.0, settings.early_stopping_monitor)
     if train_cells is None:
         train_cells, validation_cells = split_cells(data.shape[0], settings.train_fraction, settings.seed)
     train_rows = torch.as_tensor(train_cells, device=device)
