@@ -17,11 +17,15 @@ same threads as training), summed over one epoch; the measured epoch runs the re
 What separates the two is everything else a step does: the softmax over R regions, LayerNorm, dropout, the
 optimizer update, the gathering of the minibatch, and the per-operation overhead of eager PyTorch.
 
+Then the same epochs with subnormal floats kept and flushed to zero (TrainingSettings.flush_denormals), alternating.
+
 Usage: .venv-bench/bin/python benchmarks/bench_training_floor.py [DATA_FOLDER] [--min-region-fraction 0.02] [--epochs 6]
+       [--denormal-rounds 3]
 (0.02 is the workflow's default filter; the scripts' other benchmarks use 0.01.)
 """
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -100,12 +104,27 @@ def floor_table(adata, settings, hidden, latent, repeats):
     return table, density
 
 
-def measured_epochs(adata, settings, epochs):
+def measured_epochs(adata, settings, epochs, **changes):
+    """Seconds of each epoch after the first (which warms the allocator up), and the trained weights."""
     from atacflow.model import PoissonVI
 
     model = PoissonVI(adata, device="cpu", seed=0)
-    history = model.train(adata, settings.__class__(**{**settings.__dict__, "max_epochs": epochs}))
-    return history["seconds"].iloc[1:].to_list()  # the first epoch warms the allocator up
+    history = model.train(adata, dataclasses.replace(settings, max_epochs=epochs, **changes))
+    return history["seconds"].iloc[1:].to_list(), model.module.state_dict()
+
+
+def denormal_table(adata, settings, epochs, rounds):
+    """Median seconds per epoch with subnormal floats kept and flushed to zero (TrainingSettings.flush_denormals),
+    alternating in `rounds`, and whether both give the same weights."""
+    rows, same = [], True
+    for round_number in range(rounds):
+        kept, kept_weights = measured_epochs(adata, settings, epochs, flush_denormals=False)
+        flushed, flushed_weights = measured_epochs(adata, settings, epochs, flush_denormals=True)
+        same &= all(torch.equal(kept_weights[name], flushed_weights[name]) for name in kept_weights)
+        rows.append({"round": round_number, "kept s per epoch": statistics.median(kept),
+                     "flushed s per epoch": statistics.median(flushed),
+                     "flushed / kept": statistics.median(flushed) / statistics.median(kept)})
+    return pd.DataFrame(rows).set_index("round"), same
 
 
 def main():
@@ -114,6 +133,7 @@ def main():
     parser.add_argument("--min-region-fraction", type=float, default=0.02)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--denormal-rounds", type=int, default=3)
     args = parser.parse_args()
     from atacflow.model import default_sizes
     from atacflow.training import TrainingSettings
@@ -124,7 +144,7 @@ def main():
     hidden, latent = default_sizes(adata.n_vars)
     settings = TrainingSettings()
     table, density = floor_table(adata, settings, hidden, latent, args.repeats)
-    epochs = measured_epochs(adata, settings, args.epochs)
+    epochs, _ = measured_epochs(adata, settings, args.epochs)
     floor = table.loc["all products", "floor s per epoch"]
     measured = statistics.median(epochs)
     print_table(f"One epoch on {Path(args.data).name}: {adata.n_obs} cells x {adata.n_vars} regions (density "
@@ -133,6 +153,11 @@ def main():
     print(f"\nfloor (products alone) {floor:.3f} s per epoch; measured epoch median {measured:.3f} s "
           f"(range {min(epochs):.3f}-{max(epochs):.3f}, {len(epochs)} epochs after the first); "
           f"measured / floor {measured / floor:.2f}")
+    denormals, same = denormal_table(adata, settings, args.epochs, args.denormal_rounds)
+    print_table(f"Subnormal floats kept or flushed to zero, {args.epochs} epochs each, alternating", denormals)
+    ratios = denormals["flushed / kept"]
+    print(f"\nflushed / kept: median {ratios.median():.3f} [{ratios.min():.3f}, {ratios.max():.3f}]; "
+          f"identical weights: {same}")
 
 
 if __name__ == "__main__":

@@ -166,3 +166,21 @@ def test_cell_metadata_join_and_its_errors(tmp_path):
     duplicated.write_text("cell\tcell_type\nAAA-1\tB\nAAA-1\tT\n")
     with pytest.raises(InputError, match="barcode 'AAA-1' appears more than once"):
         join_cell_metadata(obs, duplicated)
+
+
+def test_da_tables_formatted_once_equal_each_table_written_alone(tmp_path):
+    from atacflow.steps.files import write_tsv_tables
+
+    rng = np.random.default_rng(0)
+    tables = {
+        name: pd.DataFrame({"proba_da": rng.random(n), "lfc_mean": rng.normal(size=n).astype(np.float32),
+                            "is_da": rng.random(n) > 0.5, "group1": name, "n_cells1": n},
+                           index=pd.Index([f"chr1:{i}-{i + 500}" for i in range(n)], name="region"))
+        for name, n in (("leiden_0_vs_rest", 5), ("leiden_1_vs_rest", 1), ("B_vs_T", 3))
+    }
+    write_tsv_tables(tables, tmp_path / "da", tmp_path / "combined.tsv")
+    for name, table in tables.items():
+        assert (tmp_path / "da" / f"{name}.tsv").read_text() == table.to_csv(sep="\t")
+    assert (tmp_path / "combined.tsv").read_text() == pd.concat(tables.values()).to_csv(sep="\t")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["B_vs_T.tsv", "combined.tsv", "da", "leiden_0_vs_rest.tsv",
+                                                            "leiden_1_vs_rest.tsv"]

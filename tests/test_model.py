@@ -10,7 +10,7 @@ from atacflow.filtering import filter_cells_and_regions
 from atacflow.fragments import to_fragments
 from atacflow.matrix_io import read_peak_matrix
 from atacflow.model import PoissonVI, default_sizes, latent_activity
-from atacflow.training import TrainingSettings, kl_weight, kl_weights, split_cells
+from atacflow.training import TrainingSettings, kl_weight, kl_weights, split_cells, warmup_epochs
 from conftest import GRANJA_1K
 
 FAST = dict(lr=1e-3, max_epochs=40, early_stopping_patience=40, n_epochs_kl_warmup=10)
@@ -42,7 +42,16 @@ def test_kl_warmup_in_steps_counts_every_minibatch_since_the_start():
     steps = TrainingSettings(n_steps_kl_warmup=10)
     assert kl_weights(0, 4, steps) == [0.0, 0.1, 0.2, 0.3]
     assert kl_weights(2, 4, steps) == [0.8, 0.9, 1.0, 1.0]
-    assert kl_weights(3, 4, TrainingSettings(n_epochs_kl_warmup=6)) == [0.5] * 4
+    assert kl_weights(3, 4, TrainingSettings(n_epochs_kl_warmup=6, n_steps_kl_warmup=None)) == [0.5] * 4
+
+
+def test_kl_warmup_ends_after_its_epochs_or_its_steps_whichever_comes_first():
+    both = TrainingSettings(n_epochs_kl_warmup=4, n_steps_kl_warmup=10)
+    assert kl_weights(1, 2, both) == [0.25, 0.3]  # epochs lead: max(1/4, 2/10), max(1/4, 3/10)
+    assert kl_weights(1, 8, both) == [0.8, 0.9] + [1.0] * 6  # steps lead: steps 8 and 9 of 10, then beta = 1
+    assert [warmup_epochs(spe, both) for spe in (1, 2, 3, 8, 10)] == [4, 4, 4, 2, 1]
+    assert warmup_epochs(1000, TrainingSettings(n_epochs_kl_warmup=4, n_steps_kl_warmup=None)) == 4
+    assert warmup_epochs(1000, TrainingSettings(n_epochs_kl_warmup=0)) == 0
 
 
 def test_split_is_seeded_ninety_ten():
@@ -141,6 +150,19 @@ def test_same_seed_gives_identical_latents_on_cpu(cells):
     assert np.array_equal(first.get_latent(cells), second.get_latent(cells))
     third, _ = _trained(cells, seed=1, max_epochs=5)
     assert not np.array_equal(first.get_latent(cells), third.get_latent(cells))
+
+
+def test_training_flushes_subnormal_floats_to_zero_without_changing_the_weights(cells):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush subnormal floats")
+    subnormal = torch.tensor([1e-39])  # made while kept: earlier tests' training left them flushed
+    kept, _ = _trained(cells, max_epochs=3, flush_denormals=False)
+    assert (subnormal * 1.0).item() > 0.0
+    flushed, _ = _trained(cells, max_epochs=3)
+    assert (subnormal * 1.0).item() == 0.0
+    torch.set_flush_denormal(False)
+    for name, value in kept.module.state_dict().items():
+        assert torch.equal(value, flushed.module.state_dict()[name]), name
 
 
 def test_latent_has_the_configured_width(cells):

@@ -9,7 +9,6 @@ proportions). With one sample there is nothing to mix and the score is not defin
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from .neighbors import exact_knn
 
@@ -35,6 +34,8 @@ def mixing_score(latent, samples, n_neighbors=15, n_jobs=1):
 
 def label_agreement(clusters, labels):
     """ARI and NMI of the clusters against known labels, over the cells that have a label."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     labels = pd.Series(labels).astype("string")
     known = labels.notna().to_numpy()
     clusters = np.asarray(clusters).astype(str)[known]

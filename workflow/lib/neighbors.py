@@ -17,7 +17,6 @@ length u = x / |x| (the same neighbours in the same order as the Euclidean searc
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.neighbors import NearestNeighbors
 
 from .errors import InputError
 
@@ -33,7 +32,11 @@ def exact_knn(latent, n_neighbors, n_jobs=1):
     its n_neighbors - 1 nearest other cells by Euclidean distance, nearest first.
 
     A tree search (KD-tree up to 15 dimensions, ball tree above) computes each distance directly, so copies of
-    a cell are at distance exactly 0 (scikit-learn's brute force expands |x|^2 - 2xy + |y|^2, which does not)."""
+    a cell are at distance exactly 0 (scikit-learn's brute force expands |x|^2 - 2xy + |y|^2, which does not).
+    scikit-learn is imported here, not with the module: a job that needs no neighbours (the integration table of
+    one sample) saves its ~2 s import."""
+    from sklearn.neighbors import NearestNeighbors
+
     n_cells = latent.shape[0]
     if not 2 <= n_neighbors <= n_cells:
         raise InputError(

@@ -8,6 +8,7 @@ rule cluster:
         "results/study/logs/cluster.log",
     benchmark:
         "results/study/benchmarks/cluster.tsv"
+    priority: 10
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]

@@ -22,6 +22,7 @@ rule differential_accessibility:
         "results/study/logs/differential_accessibility.log",
     benchmark:
         "results/study/benchmarks/differential_accessibility.tsv"
+    priority: 10
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]

@@ -44,6 +44,8 @@ rule latent:
         "results/study/logs/latent.log",
     benchmark:
         "results/study/benchmarks/latent.tsv"
+    # latent -> cluster -> DA is the longest chain after training: run it first, the figures beside it
+    priority: 10
     conda:
         "../../envs/atacflow.yaml"
     threads: config["threads"]

@@ -1,9 +1,7 @@
 """Rule differential_accessibility: every cluster against the rest, plus the configured comparisons."""
 
 import logging
-from pathlib import Path
 
-import pandas as pd
 import torch
 
 from ..comparisons import cluster_comparisons, configured_comparisons
@@ -11,7 +9,7 @@ from ..keys import CLUSTER_KEY
 from ..da import DASettings, differential_accessibility, model_accessibility_blocks
 from ..model import PoissonVI
 from ..study import SAMPLE_KEY
-from .files import read_h5ad, write_tsv
+from .files import read_h5ad, write_tsv_tables
 
 log = logging.getLogger("atacflow")
 
@@ -31,10 +29,7 @@ def differential_accessibility_tables(clustered_path, model_dir, params, device,
         model_accessibility_blocks(model, adata, settings), adata.X, adata.var_names, comparisons, settings,
         model.device, adata.obs[SAMPLE_KEY].astype(str).to_numpy(), batch_corrected,
     )
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        write_tsv(table, output_dir / f"{name}.tsv")
         log.info("%s: %d of %d regions called at posterior expected FDR <= %s", name,
                  table[f"is_da_fdr_{settings.fdr_target}"].sum(), len(table), settings.fdr_target)
-    write_tsv(pd.concat(tables.values()), combined_output)
+    write_tsv_tables(tables, output_dir, combined_output)

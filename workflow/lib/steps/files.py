@@ -31,6 +31,28 @@ def write_tsv(table, path, index=True):
         table.to_csv(temporary, sep="\t", index=index)
 
 
+def write_tsv_tables(tables, output_dir, combined_output):
+    """Each table of {name: table} (all with the same columns) as output_dir/<name>.tsv, and all of them stacked as
+    `combined_output`. The rows are formatted to text once, for both: pandas' number formatting is most of the
+    time of writing them."""
+    import pandas as pd
+
+    lines = pd.concat(tables.values()).to_csv(sep="\t").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    start = 0
+    for name, table in tables.items():
+        _write_text(header + "".join(rows[start:start + len(table)]), output_dir / f"{name}.tsv")
+        start += len(table)
+    _write_text(header + "".join(rows), combined_output)
+
+
+def _write_text(text, path):
+    with atomic_path(path) as temporary:
+        Path(temporary).write_text(text)
+
+
 def read_h5ad(path):
     import anndata as ad
 
