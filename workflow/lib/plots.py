@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
-# scatter points, one per cell or region: rasterized, without marker edges (edges double a 14k-point panel's drawing)
+# scatter points, one per cell or region: rasterized, and without marker edges, which are drawn point by point
 POINTS = {"rasterized": True, "edgecolors": "none"}
 
 

@@ -1,6 +1,6 @@
-"""Training loop: AdamW, KL warm-up (over epochs or minibatch steps, whichever ends first), an optional learning-rate cut on plateaus,
-early stopping on a validation loss (reconstruction, or the negative ELBO) after the warm-up, best weights
-restored."""
+"""Training loop: AdamW, KL warm-up (over epochs or minibatch steps, whichever ends first), an optional
+learning-rate cut on plateaus, early stopping on a validation loss (reconstruction, or the negative ELBO) after the
+warm-up, best weights restored."""
 
 import copy
 import logging
