@@ -135,13 +135,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--denormal-rounds", type=int, default=3)
     args = parser.parse_args()
-    from atacflow.model import default_sizes
+    from atacflow.model import DEFAULT_N_HIDDEN, default_sizes
     from atacflow.training import TrainingSettings
 
     torch.set_num_threads(THREADS)
     print(machine_description(), flush=True)
     adata = load(args.data, args.min_region_fraction)
-    hidden, latent = default_sizes(adata.n_vars)
+    hidden, latent = default_sizes(adata.n_vars, DEFAULT_N_HIDDEN)
     settings = TrainingSettings()
     table, density = floor_table(adata, settings, hidden, latent, args.repeats)
     epochs, _ = measured_epochs(adata, settings, args.epochs)

@@ -13,9 +13,10 @@ FDR_COLUMN = "is_da_fdr_0.05"
 
 
 def train(adata, max_epochs):
-    """Train with the tutorial's hyper-parameters (TrainingSettings at lr TUTORIAL_LR, patience TUTORIAL_PATIENCE and
+    """Train with the tutorial's hyper-parameters (scvi-tools' sizes int(sqrt(regions)) and int(sqrt(n_hidden)),
+    TrainingSettings at lr TUTORIAL_LR, patience TUTORIAL_PATIENCE and
     the KL warm-up over its 50 epochs alone, as scvi-tools), save, summarize."""
-    model = PoissonVI(adata, device="cpu", seed=0)
+    model = PoissonVI(adata, n_hidden=None, device="cpu", seed=0)
     settings = TrainingSettings(max_epochs=max_epochs, lr=TUTORIAL_LR, early_stopping_patience=TUTORIAL_PATIENCE,
                                 n_steps_kl_warmup=None)
     started, cpu_started = time.perf_counter(), time.process_time()

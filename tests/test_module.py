@@ -60,6 +60,21 @@ def test_minibatch_entries_are_the_rows_nonzeros_in_the_order_given():
     np.testing.assert_array_equal(batch.offsets.numpy(), np.r_[0, np.cumsum(counts[[4, 1, 5]].getnnz(axis=1))[:-1]])
 
 
+@pytest.mark.parametrize("batch_size, chunk_batches", [(2, 2), (4, 1), (5, 32)])
+def test_minibatches_sliced_from_chunks_equal_the_rows_of_each_minibatch(batch_size, chunk_batches):
+    counts = sp.vstack([_small_example(), sp.csr_matrix((1, 40)), _small_example()[::-1]]).tocsr()  # one empty cell
+    data = DeviceCSR(counts, torch.device("cpu"))
+    order = torch.randperm(counts.shape[0], generator=torch.Generator().manual_seed(0))
+    minibatches = list(data.minibatches(order, batch_size, chunk_batches))
+    assert [batch.n_cells for batch, _, _ in minibatches] == [len(rows) for rows in order.split(batch_size)]
+    for (batch, library_size, constant), rows in zip(minibatches, order.split(batch_size), strict=True):
+        expected = data.rows(rows)
+        for field in dataclasses.fields(expected):
+            np.testing.assert_array_equal(getattr(batch, field.name), getattr(expected, field.name), err_msg=field.name)
+        np.testing.assert_array_equal(library_size, data.library_size[rows])
+        np.testing.assert_array_equal(constant, data.library_constant[rows])
+
+
 def test_normalized_input_is_log1p_of_counts_scaled_to_a_common_library_size():
     counts = _small_example()
     counts = sp.vstack([counts, 3 * counts[2]]).tocsr()  # the last cell: cell 2 sequenced 3x deeper

@@ -9,7 +9,7 @@ import pytest
 from conftest import DONORS, GRANJA_1K, GRANJA_DONORS, ROOT, run_snakemake, write_sample_sheet
 
 AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "integration", "condition_da", "all"}
-AFTER_TRAINING = {"train_model", "latent", "cluster", "plot_training"} | AFTER_CLUSTERING
+AFTER_TRAINING = {"train_model", "cluster", "plot_training"} | AFTER_CLUSTERING
 
 
 def planned_rules(workdir, configfiles=(), sheet=None):
@@ -71,7 +71,6 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("pseudobulk.py", {"condition_da", "all"}),
         ("steps/filter.py", FROM_FILTER),
         ("steps/train.py", AFTER_TRAINING),
-        ("steps/latent.py", AFTER_TRAINING - {"train_model", "plot_training"}),
         ("steps/cluster.py", {"cluster"} | AFTER_CLUSTERING),
         ("steps/da.py", {"differential_accessibility", "plot_da", "all"}),
         ("steps/plot_training.py", {"plot_training", "all"}),

@@ -11,7 +11,7 @@ import pytest
 
 from atacflow.comparisons import make_comparison
 from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
-from atacflow.model import PoissonVI, default_sizes
+from atacflow.model import DEFAULT_N_HIDDEN, PoissonVI, default_sizes
 from atacflow.matrix_io import read_peak_matrix
 from conftest import DA_TEXT_COLUMNS, DONORS, GRANJA_DONORS, run_snakemake
 
@@ -61,12 +61,13 @@ def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
     filtered = ad.read_h5ad(results / "filtered.h5ad")
     assert list(clustered.obs_names) == list(filtered.obs_names)
     assert clustered.obs["leiden"].notna().all() and clustered.obs["leiden"].nunique() >= 3
-    assert clustered.obsm["X_poissonvi"].shape == (clustered.n_obs, default_sizes(filtered.n_vars)[1])
+    n_latent = default_sizes(filtered.n_vars, DEFAULT_N_HIDDEN)[1]  # int(sqrt(128)) = 11
+    assert clustered.obsm["X_poissonvi"].shape == (clustered.n_obs, n_latent)
     assert clustered.obsm["X_umap"].shape == (clustered.n_obs, 2)
     assert "cell_type" in clustered.obs and clustered.obs["cell_type"].notna().all()
     assert set(clustered.obs["sample"]) == set(DONORS)
     provenance = clustered.uns["atacflow"]
-    assert provenance["cluster"]["min_dist"] == 0.2 and provenance["model"]["n_latent"] == default_sizes(filtered.n_vars)[1]
+    assert provenance["cluster"]["min_dist"] == 0.2 and provenance["model"]["n_latent"] == n_latent
     assert provenance["versions"]["torch"]
 
 

@@ -18,6 +18,9 @@ from .training import TrainingSettings, split_cells, train
 log = logging.getLogger(__name__)
 WEIGHTS_FILE, HYPERPARAMETERS_FILE = "weights.pt", "model.json"
 ACTIVE_VARIANCE = 0.01
+# hidden units when the config says nothing: better clusters than int(sqrt(regions)) on every labelled set of the
+# recipe study, in fewer epochs on the largest (benchmarks/RECIPE.md, run 9)
+DEFAULT_N_HIDDEN = 128
 ENCODER_INPUTS = ("log1p", "normalized_log1p")
 TRAINING_CODE = ("model.py", "module.py", "training.py", "sparse_batches.py", "checkpoints.py")
 
@@ -68,7 +71,7 @@ def encoder_input_scale(adata, encoder_input):
 
 
 def default_sizes(n_regions, n_hidden=None, n_latent=None):
-    """n_hidden = int(sqrt(n_regions)), n_latent = int(sqrt(n_hidden)) unless given."""
+    """n_hidden = int(sqrt(n_regions)) (scvi-tools' PoissonVI rule), n_latent = int(sqrt(n_hidden)) unless given."""
     n_hidden = n_hidden or int(math.sqrt(n_regions))
     return n_hidden, n_latent or int(math.sqrt(n_hidden))
 
@@ -76,7 +79,7 @@ def default_sizes(n_regions, n_hidden=None, n_latent=None):
 class PoissonVI:
     """PoissonVI for fragment counts in `adata.X` (cells x regions, sparse)."""
 
-    def __init__(self, adata, n_hidden=None, n_latent=None, n_layers_encoder=2, n_layers_decoder=2,
+    def __init__(self, adata, n_hidden=DEFAULT_N_HIDDEN, n_latent=None, n_layers_encoder=2, n_layers_decoder=2,
                  dropout=0.1, batch_key=None, encoder_input="log1p", device="auto", seed=0):
         n_hidden, n_latent = default_sizes(adata.n_vars, n_hidden, n_latent)
         self.input_scale = encoder_input_scale(adata, encoder_input)

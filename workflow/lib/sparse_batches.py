@@ -64,6 +64,24 @@ class DeviceCSR:
         log_factorials = torch.zeros(self.shape[0], device=device).index_add_(0, rows, gammaln(self.values + 1.0))
         self.library_constant = library_constant(self.library_size, log_factorials)
 
+    def minibatches(self, order, batch_size, chunk_batches=32):
+        """The rows `order` (a tensor of row indices on the device) in consecutive minibatches of `batch_size`:
+        (SparseRows, library sizes, constants c(x)) each, the same as `rows` of each minibatch's rows. The entries
+        of `chunk_batches` minibatches are gathered at once and each minibatch is sliced from them: a few large
+        gathers instead of a dozen small ones per step, and memory bounded by the chunk."""
+        for chunk in order.split(batch_size * chunk_batches):
+            gathered = self.rows(chunk)
+            bounds = gathered.offsets[::batch_size].tolist() + [len(gathered.cells)]
+            library_size, constant = self.library_size[chunk], self.library_constant[chunk]
+            for first, start, end in zip(range(0, len(chunk), batch_size), bounds[:-1], bounds[1:], strict=True):
+                last = min(first + batch_size, len(chunk))
+                cells = gathered.cells[start:end] - first
+                regions = gathered.regions[start:end]
+                batch = SparseRows(last - first, self.shape[1], gathered.offsets[first:last] - start, cells, regions,
+                                   cells * self.shape[1] + regions, gathered.counts[start:end],
+                                   gathered.inputs[start:end])
+                yield batch, library_size[first:last], constant[first:last]
+
     def rows(self, rows):
         """The given rows (a tensor of row indices on the device) as SparseRows, in the order given."""
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
@@ -73,3 +91,4 @@ class DeviceCSR:
         regions = self.indices[entries]
         return SparseRows(len(rows), self.shape[1], offsets, cells, regions, cells * self.shape[1] + regions,
                           self.values[entries], self.inputs[entries])
+

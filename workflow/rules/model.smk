@@ -4,6 +4,7 @@ rule train_model:
         lib=lib("train_model"),
     output:
         weights="results/study/model/weights.pt",
+        latent="results/study/latent.h5ad",
         description="results/study/model/model.json",
         history=report(
             "results/study/qc/training_history.tsv",
@@ -30,29 +31,3 @@ rule train_model:
         checkpoint="results/study/checkpoints/train_model.pt",
     script:
         "../../scripts/train_model.py"
-
-
-rule latent:
-    input:
-        filtered="results/study/filtered.h5ad",
-        weights="results/study/model/weights.pt",
-        description="results/study/model/model.json",
-        lib=lib("latent"),
-    output:
-        "results/study/latent.h5ad",
-    log:
-        "results/study/logs/latent.log",
-    benchmark:
-        "results/study/benchmarks/latent.tsv"
-    # latent -> cluster -> DA is the longest chain after training: run it first, the figures beside it
-    priority: 10
-    conda:
-        "../../envs/atacflow.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    params:
-        device=config["device"],
-    script:
-        "../../scripts/latent.py"
