@@ -22,7 +22,7 @@ ACTIVE_VARIANCE = 0.01
 # recipe study, in fewer epochs on the largest (benchmarks/RECIPE.md, run 9)
 DEFAULT_N_HIDDEN = 128
 ENCODER_INPUTS = ("log1p", "normalized_log1p")
-TRAINING_CODE = ("model.py", "module.py", "training.py", "sparse_batches.py", "checkpoints.py")
+TRAINING_CODE = ("model.py", "module.py", "training.py", "optimizer.py", "sparse_batches.py", "checkpoints.py")
 
 
 def resolve_device(device="auto"):

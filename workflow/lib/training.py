@@ -14,6 +14,7 @@ import torch
 
 from .checkpoints import random_states, restore_random_states, stop_requests
 from .errors import InputError, StepInterrupted
+from .optimizer import AdamW, PlateauCut
 
 log = logging.getLogger(__name__)
 MONITORS = ("reconstruction", "elbo")
@@ -99,9 +100,7 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
         train_cells, validation_cells = split_cells(data.shape[0], settings.train_fraction, settings.seed)
     train_rows = torch.as_tensor(train_cells, device=device)
     monitored_rows = torch.as_tensor(validation_cells if len(validation_cells) else train_cells, device=device)
-    optimizer = torch.optim.AdamW(
-        module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps, fused=True
-    )
+    optimizer = AdamW(module.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, eps=settings.eps)
     scheduler = _plateau_scheduler(optimizer, settings)
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     steps_per_epoch = math.ceil(len(train_cells) / settings.batch_size)
@@ -125,10 +124,10 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
             seconds = time.perf_counter() - started
             progress["history"].append(
                 {"epoch": epoch, "train_loss": train_loss, "validation_reconstruction_loss": reconstruction,
-                 "validation_kl": kl, "beta": betas[-1], "lr": optimizer.param_groups[0]["lr"], "seconds": seconds}
+                 "validation_kl": kl, "beta": betas[-1], "lr": optimizer.lr, "seconds": seconds}
             )
             log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, lr %.2g, %.2f s",
-                     epoch, train_loss, reconstruction, kl, betas[-1], optimizer.param_groups[0]["lr"], seconds)
+                     epoch, train_loss, reconstruction, kl, betas[-1], optimizer.lr, seconds)
             progress["epoch"] = epoch
             monitored = betas[0] >= 1.0 or _warmup_outlasts_training(steps_per_epoch, settings)
             loss = monitored_loss(reconstruction, kl, settings.early_stopping_monitor)
@@ -157,14 +156,12 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
 
 
 def _plateau_scheduler(optimizer, settings):
-    """lr *= lr_plateau_factor once `lr_plateau_patience` monitored epochs brought no lower monitored validation
-    loss (None, a constant lr, when the patience is 0)."""
+    """lr *= lr_plateau_factor once more than `lr_plateau_patience` monitored epochs in a row brought no lower
+    monitored validation loss (optimizer.PlateauCut; None, a constant lr, when the patience is 0)."""
     if settings.lr_plateau_patience <= 0:
         return None
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=settings.lr_plateau_factor, patience=settings.lr_plateau_patience,
-        threshold=settings.early_stopping_min_delta, threshold_mode="abs",
-    )
+    return PlateauCut(optimizer, settings.lr_plateau_factor, settings.lr_plateau_patience,
+                      settings.early_stopping_min_delta)
 
 
 def _early_stop(progress, module, epoch, loss, settings):
@@ -197,7 +194,7 @@ def _train_epoch(module, data, train_rows, optimizer, betas, batch_size, generat
         reconstruction, kl = module.loss(batch, library_size, constant,
                                          None if batch_onehot is None else batch_onehot[rows])
         loss = (reconstruction + beta * kl).mean()
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         total += loss.detach() * len(rows)
