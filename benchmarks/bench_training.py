@@ -10,7 +10,7 @@ CPU with 2 torch threads, one after the other.
 Measured per tool: median seconds per epoch (training + validation), epochs run until early stopping, best
 epoch, total training time, best validation reconstruction loss per cell (and that of the weights kept),
 peak resident memory of the child; then the ratios scvi-tools / atacflow and the two targets
-(>= 3x faster per epoch; best validation loss no worse than scvi-tools' by more than 1%).
+(>= 5x faster per epoch, issue 15's target; best validation loss no worse than scvi-tools' by more than 1%).
 
 Run from the repository root:
     .venv-bench/bin/python benchmarks/bench_training.py [DATA_FOLDER] [--max-epochs N]
@@ -24,7 +24,7 @@ import pandas as pd
 import tool_ours
 from bench_common import DEFAULT_DATA, OUT, machine_description, prepare_data, print_table, run_in_child
 
-SPEED_TARGET, LOSS_TOLERANCE = 3.0, 0.01
+SPEED_TARGET, LOSS_TOLERANCE = 5.0, 0.01
 RATIO_COLUMNS = ["s_per_epoch", "s_per_epoch_p10", "cpu_s_per_epoch", "epochs", "best_epoch", "training_s",
                  "best_val_recon", "kept_weights_val_recon", "peak_rss_mib"]
 
