@@ -25,7 +25,7 @@ SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").r
 RECIPE_SECTIONS = ("filter", "model", "train", "cluster")
 N_CELLS = 500
 # benchmarks/bench_recipe.py on this very subset (dataset test_500, benchmarks/RECIPE.md): Leiden at the default
-# resolution on the default recipe's latent scored ARI 0.24-0.26 over seeds 0-2 (run 8), and |ARI| < 0.005
+# resolution on the default recipe's latent scored ARI 0.25-0.28 over seeds 0-2 (run 9), and |ARI| < 0.005
 # against the cell types shuffled. The bar sits 20 times above chance's spread and well below every seed's result.
 MIN_ARI = 0.10
 
