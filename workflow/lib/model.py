@@ -93,7 +93,7 @@ class PoissonVI:
         }
         self.device = resolve_device(device)
         self.fingerprint = data_fingerprint(adata)
-        self.training_summary = {}
+        self.training_summary, self.training_latent = {}, None
         self.initial_weights_seed = seed
         torch.manual_seed(seed)
         self.module = PoissonVAE(**self.hyperparameters).to(self.device)
@@ -108,7 +108,8 @@ class PoissonVI:
         return torch.nn.functional.one_hot(torch.as_tensor(codes, device=self.device), len(self.batch_categories)).float()
 
     def train(self, adata, settings=TrainingSettings(), checkpoint_path=None):
-        """Train on `adata`; returns the per-epoch history table. Best validation weights are restored.
+        """Train on `adata`; returns the per-epoch history table. Best validation weights are restored, and the
+        posterior means of `adata`'s cells under them (get_latent(adata)) kept in `training_latent`.
         With `checkpoint_path`, a checkpoint of this very run (same data, model and settings) is resumed and one is
         written every `settings.checkpoint_every_epochs` epochs (checkpoints.py)."""
         self.check_regions(adata)
@@ -123,7 +124,8 @@ class PoissonVI:
             checkpoint,
         )
         best = history.loc[best_epoch]
-        activity = latent_activity(self._latent_means(data))
+        self.training_latent = self._latent_means(data)
+        activity = latent_activity(self.training_latent)
         self.training_summary = {
             "n_epochs": len(history), "best_epoch": int(best_epoch),
             "best_validation_reconstruction_loss": float(best["validation_reconstruction_loss"]),

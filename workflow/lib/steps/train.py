@@ -26,7 +26,7 @@ def train_model(filtered_path, model_params, train_params, device, seed, threads
     log.info("PoissonVI on %s: %s", model.device, model.hyperparameters)
     settings = TrainingSettings(seed=seed, checkpoint_every_epochs=checkpoint_every_epochs, **train_params)
     history = model.train(adata, settings, checkpoint_path)
-    adata.obsm[LATENT_KEY] = model.get_latent(adata)
+    adata.obsm[LATENT_KEY] = model.training_latent
     log.info("latent: %d cells x %d dimensions", *adata.obsm[LATENT_KEY].shape)
     write_tsv(history, history_output, index=False)
     model.save(model_dir)
