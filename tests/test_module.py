@@ -66,8 +66,9 @@ def test_minibatches_sliced_from_chunks_equal_the_rows_of_each_minibatch(batch_s
     data = DeviceCSR(counts, torch.device("cpu"))
     order = torch.randperm(counts.shape[0], generator=torch.Generator().manual_seed(0))
     minibatches = list(data.minibatches(order, batch_size, chunk_batches))
-    assert [batch.n_cells for batch, _, _ in minibatches] == [len(rows) for rows in order.split(batch_size)]
-    for (batch, library_size, constant), rows in zip(minibatches, order.split(batch_size), strict=True):
+    assert [batch.n_cells for _, batch, _, _ in minibatches] == [len(rows) for rows in order.split(batch_size)]
+    for (given_rows, batch, library_size, constant), rows in zip(minibatches, order.split(batch_size), strict=True):
+        np.testing.assert_array_equal(given_rows, rows)
         expected = data.rows(rows)
         for field in dataclasses.fields(expected):
             np.testing.assert_array_equal(getattr(batch, field.name), getattr(expected, field.name), err_msg=field.name)

@@ -4,7 +4,7 @@ torch.optim.AdamW(fused=True) makes the very same update, but its first use in a
 (torch.optim.Optimizer wraps its methods in torch._disable_dynamo): 1.8-3.4 s of every training job on this
 machine, for a compiler the workflow never runs. Here the update is torch's own functional AdamW with the fused
 kernel (torch.optim.adamw.adamw), called on state kept in lists, so the weights are the same bit for bit
-(tests/test_model.py) and nothing of the compiler is imported.
+(tests/test_optimizer.py) and nothing of the compiler is imported.
 """
 
 import torch

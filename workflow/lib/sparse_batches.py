@@ -66,7 +66,7 @@ class DeviceCSR:
 
     def minibatches(self, order, batch_size, chunk_batches=32):
         """The rows `order` (a tensor of row indices on the device) in consecutive minibatches of `batch_size`:
-        (SparseRows, library sizes, constants c(x)) each, the same as `rows` of each minibatch's rows. The entries
+        (row indices, SparseRows, library sizes, constants c(x)) each, the SparseRows the same as `rows` gives. The entries
         of `chunk_batches` minibatches are gathered at once and each minibatch is sliced from them: a few large
         gathers instead of a dozen small ones per step, and memory bounded by the chunk."""
         for chunk in order.split(batch_size * chunk_batches):
@@ -80,7 +80,7 @@ class DeviceCSR:
                 batch = SparseRows(last - first, self.shape[1], gathered.offsets[first:last] - start, cells, regions,
                                    cells * self.shape[1] + regions, gathered.counts[start:end],
                                    gathered.inputs[start:end])
-                yield batch, library_size[first:last], constant[first:last]
+                yield chunk[first:last], batch, library_size[first:last], constant[first:last]
 
     def rows(self, rows):
         """The given rows (a tensor of row indices on the device) as SparseRows, in the order given."""
@@ -91,4 +91,3 @@ class DeviceCSR:
         regions = self.indices[entries]
         return SparseRows(len(rows), self.shape[1], offsets, cells, regions, cells * self.shape[1] + regions,
                           self.values[entries], self.inputs[entries])
-

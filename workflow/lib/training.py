@@ -189,8 +189,7 @@ def _train_epoch(module, data, train_rows, optimizer, betas, batch_size, generat
     module.train()
     order = train_rows[torch.randperm(len(train_rows), generator=generator, device=train_rows.device)]
     total, n_cells = torch.zeros((), device=data.device), 0
-    for rows, (batch, library_size, constant), beta in zip(order.split(batch_size),
-                                                           data.minibatches(order, batch_size), betas, strict=True):
+    for (rows, batch, library_size, constant), beta in zip(data.minibatches(order, batch_size), betas, strict=True):
         reconstruction, kl = module.loss(batch, library_size, constant,
                                          None if batch_onehot is None else batch_onehot[rows])
         loss = (reconstruction + beta * kl).mean()
