@@ -97,22 +97,23 @@ def _sparse_batch_in_float64():
 
 
 def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
-    """The hand-written forward and backward (counts at their entries only) equal the plain formulas:
-    l logsumexp(logits) - sum_r x_r logit_r, and l softmax - x; gradcheck agrees."""
+    """The hand-written forward and backward (counts at their entries only, logits given (regions, B)) equal the
+    plain formulas: l logsumexp(logits) - sum_r x_r logit_r, and l softmax - x; gradcheck agrees."""
     batch, counts = _sparse_batch_in_float64()
     library = counts.sum(-1)
-    logits = torch.randn(4, 40, dtype=torch.float64, requires_grad=True)
+    logits_by_region = torch.randn(40, 4, dtype=torch.float64, requires_grad=True)
 
     def loss(lg):
         return PoissonReconstruction.apply(lg, batch.cells, batch.entries, batch.counts, library)
 
-    assert torch.autograd.gradcheck(loss, (logits,))
-    np.testing.assert_allclose(loss(logits).detach().numpy(),
+    assert torch.autograd.gradcheck(loss, (logits_by_region,))
+    logits = logits_by_region.T
+    np.testing.assert_allclose(loss(logits_by_region).detach().numpy(),
                                (library * torch.logsumexp(logits, -1) - (counts * logits).sum(-1)).detach().numpy())
     weights = torch.rand(4, dtype=torch.float64)
-    (loss(logits) * weights).sum().backward()
+    (loss(logits_by_region) * weights).sum().backward()
     expected = (library.unsqueeze(-1) * torch.softmax(logits, -1) - counts) * weights.unsqueeze(-1)
-    np.testing.assert_allclose(logits.grad.numpy(), expected.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(logits_by_region.grad.T.numpy(), expected.detach().numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("dense_gradient_density", [0.0, 1.0])

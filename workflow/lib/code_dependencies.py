@@ -3,6 +3,7 @@
 so editing a module reruns exactly the rules whose scripts import it, directly or through other modules."""
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "atacflow"
@@ -11,7 +12,7 @@ PACKAGE = "atacflow"
 def library_files(script, library):
     """Sorted paths of the files of package `atacflow` (rooted at folder `library`) that `script` imports."""
     library = Path(library)
-    found, pending = set(), _imported_modules(Path(script), None, library)
+    found, pending = set(), set(_imported_modules(Path(script), None, library))
     while pending:
         path = pending.pop()
         if path in found:
@@ -21,8 +22,10 @@ def library_files(script, library):
     return sorted(map(str, found))
 
 
+@lru_cache(maxsize=None)
 def _imported_modules(path, package_parts, library):
-    """Files of the modules (and their packages' __init__.py) that one source file imports."""
+    """Files of the modules (and their packages' __init__.py) that one source file imports; each file is parsed
+    once per process (the Snakefile asks for every rule's closure)."""
     targets = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -35,7 +38,7 @@ def _imported_modules(path, package_parts, library):
         for parts in names:
             if parts and parts[0] == PACKAGE:
                 targets |= _files_of(parts[1:], library)
-    return targets
+    return frozenset(targets)
 
 
 def _absolute(node, package_parts):

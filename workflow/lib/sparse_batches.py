@@ -19,7 +19,7 @@ from .module import library_constant
 @dataclass(frozen=True)
 class SparseRows:
     """B cells' nonzero entries in CSR order: entry e belongs to cell `cells[e]` (0..B-1) and region `regions[e]`
-    (position `entries[e]` = cells[e] * regions + regions[e] of a flattened (B, regions) array), with `counts[e]`
+    (position `entries[e]` = regions[e] * B + cells[e] of a flattened (regions, B) array), with `counts[e]`
     fragments and `inputs[e]` the encoder's input value of that entry (DeviceCSR); cell b's entries start at
     `offsets[b]`."""
 
@@ -33,10 +33,11 @@ class SparseRows:
     inputs: torch.Tensor
 
     def to_dense(self, values=None):
-        """The (B, regions) array of `values` (default: the counts) at the entries, zeros elsewhere."""
+        """The (B, regions) array of `values` (default: the counts) at the entries, zeros elsewhere: the transpose
+        of a contiguous (regions, B) array."""
         values = self.counts if values is None else values
-        dense = torch.zeros(self.n_cells * self.n_regions, dtype=values.dtype, device=values.device)
-        return dense.scatter_(0, self.entries, values).view(self.n_cells, self.n_regions)
+        dense = torch.zeros(self.n_regions * self.n_cells, dtype=values.dtype, device=values.device)
+        return dense.scatter_(0, self.entries, values).view(self.n_regions, self.n_cells).T
 
 
 class DeviceCSR:
@@ -78,7 +79,7 @@ class DeviceCSR:
                 cells = gathered.cells[start:end] - first
                 regions = gathered.regions[start:end]
                 batch = SparseRows(last - first, self.shape[1], gathered.offsets[first:last] - start, cells, regions,
-                                   cells * self.shape[1] + regions, gathered.counts[start:end],
+                                   regions * (last - first) + cells, gathered.counts[start:end],
                                    gathered.inputs[start:end])
                 yield chunk[first:last], batch, library_size[first:last], constant[first:last]
 
@@ -89,5 +90,5 @@ class DeviceCSR:
         cells = torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths)
         entries = torch.arange(len(cells), device=self.device) - offsets[cells] + starts[cells]
         regions = self.indices[entries]
-        return SparseRows(len(rows), self.shape[1], offsets, cells, regions, cells * self.shape[1] + regions,
+        return SparseRows(len(rows), self.shape[1], offsets, cells, regions, regions * len(rows) + cells,
                           self.values[entries], self.inputs[entries])

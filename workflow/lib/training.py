@@ -28,7 +28,7 @@ class TrainingSettings:
     batch_size: int = 128
     train_fraction: float = 0.9
     max_epochs: int = 500
-    early_stopping_patience: int = 10
+    early_stopping_patience: int = 5
     early_stopping_min_delta: float = 0.0
     early_stopping_monitor: str = "reconstruction"
     n_epochs_kl_warmup: int = 50
