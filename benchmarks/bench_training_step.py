@@ -4,10 +4,12 @@ process, and the decoder's output product in both layouts.
 1. The decoder's output product at training's shapes (B cells, H hidden units, R regions), timed alone: logits
    (B, R) = h W^T, or transposed (R, B) = W h^T (the layout training reads since `Decoder.logits_by_region`), with
    the two products of its backward pass in each layout. Median over rounds of repeats.
-2. The training step: `module.py` and `sparse_batches.py` of `--baseline` (a commit) are loaded from git beside
-   today's, both models built from the same seed, and each runs the same minibatches of the data in turn, round
-   after round; every round gives a ratio (today / baseline, milliseconds per step), and the table shows their
-   median and quartiles: this machine's speed drifts within minutes, so only ratios from the same rounds compare.
+2. The training step: `module.py` and `sparse_batches.py` of `--baseline` (a commit from 385fba9 on, whose
+   minibatches carry their row indices) are loaded from git beside today's, both models built from the same seed
+   and updated by today's AdamW, and each runs the same minibatches of the data in turn, round after round, the
+   order of the two alternating; every round gives a ratio (today / baseline, milliseconds per step), and the
+   table shows their median and quartiles beside the ratio of the medians: this machine's speed drifts within
+   minutes, so only ratios from the same rounds compare.
 
 Usage: .venv-bench/bin/python benchmarks/bench_training_step.py [DATA_FOLDER] [--baseline 385fba9] [--rounds 40]
 """
@@ -62,7 +64,10 @@ def product_layouts(n_regions, rounds):
 
 
 def load_library_at(revision, folder):
-    """`module.py` and `sparse_batches.py` of `revision`, as package `atacflow_<revision>` in `folder`."""
+    """`module.py` and `sparse_batches.py` of `revision` (any name git knows), as package `atacflow_<short hash>` in
+    `folder`."""
+    revision = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", revision], capture_output=True,
+                              text=True, check=True).stdout.strip()
     name = f"atacflow_{revision}"
     package = Path(folder) / name
     package.mkdir()
@@ -121,17 +126,20 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         baseline = step_timer(*load_library_at(args.baseline, folder), counts)
         today = step_timer(module, sparse_batches, counts)
-        times = {"baseline": [], "today": []}
-        for _ in range(args.rounds):
-            times["baseline"].append(baseline())
-            times["today"].append(today())
+        timers = {"baseline": baseline, "today": today}
+        times = {name: [] for name in timers}
+        for round_number in range(args.rounds):
+            for name in sorted(timers, reverse=round_number % 2 == 1):
+                times[name].append(timers[name]())
     ratios = [a / b for a, b in zip(times["today"], times["baseline"])]
     quartiles = statistics.quantiles(ratios, n=4)
+    medians = {name: statistics.median(values) for name, values in times.items()}
     table = pd.DataFrame([
-        {"code": f"baseline ({args.baseline})", "ms per step, median": statistics.median(times["baseline"])},
-        {"code": "today", "ms per step, median": statistics.median(times["today"])},
-        {"code": "today / baseline, median of rounds", "ms per step, median": statistics.median(ratios)},
+        {"code": f"baseline ({args.baseline})", "ms per step, median": medians["baseline"]},
+        {"code": "today", "ms per step, median": medians["today"]},
+        {"code": "today / baseline, median of the rounds' ratios", "ms per step, median": statistics.median(ratios)},
         {"code": "  quartiles of the rounds' ratios", "ms per step, median": f"{quartiles[0]:.3f} - {quartiles[2]:.3f}"},
+        {"code": "today / baseline, ratio of the medians", "ms per step, median": medians["today"] / medians["baseline"]},
     ]).set_index("code")
     print_table(f"training step, {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps", table)
 

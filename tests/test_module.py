@@ -116,6 +116,13 @@ def test_reconstruction_gradient_is_library_times_softmax_minus_counts():
     np.testing.assert_allclose(logits_by_region.grad.T.numpy(), expected.detach().numpy(), rtol=1e-10)
 
 
+def test_logits_by_region_are_the_decoders_logits_transposed():
+    module = PoissonVAE(n_regions=40, n_hidden=8, n_latent=3, n_batches=2).eval()
+    z, onehot = torch.randn(5, 3), torch.eye(2)[[0, 1, 1, 0, 1]]
+    np.testing.assert_allclose(module.decoder.logits_by_region(z, onehot).detach().numpy(),
+                               module.decoder(z, onehot).T.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("dense_gradient_density", [0.0, 1.0])
 def test_sparse_first_layer_is_the_dense_product_with_its_weight_gradient(monkeypatch, dense_gradient_density):
     """log1p(X) W and its dW = log1p(X)^T dY from the entries alone (density above the switch: dense dW; below:
