@@ -8,7 +8,8 @@ these products (forward; backward = the input gradient and the weight gradient, 
     mean, log_var  (B x H) (H x L), twice            forward + dX + dW
     decoder input  (B x L) (L x H)                   forward + dX (to z, back into the encoder) + dW
     decoder hidden (B x H) (H x H)                   forward + dX + dW
-    decoder output (B x H) (H x R)                   forward + dX + dW
+    decoder output (R x H) (H x B)                   forward + dX + dW (the logits transposed, (R x B), as training
+                                                     computes them: Decoder.logits_by_region)
 
 and the validation cells take the forward products once per epoch. FLOPs count 2 m k n per (m x k)(k x n)
 product (dense-equivalent for the encoder input; its sparse FLOPs, 2 nnz H per product, are printed too). The
@@ -51,15 +52,16 @@ def load(folder, min_region_fraction):
     return adata
 
 
-def step_products(batch, regions, hidden, latent):
-    """(name, m, k, n, passes) of one training step's products; passes: forward 1 + backward products."""
+def step_products(regions, hidden, latent):
+    """(name, shape of a minibatch of b cells -> (m, k, n), passes) of one training step's products; passes:
+    forward 1 + backward products."""
     return [
-        ("encoder input X W", batch, regions, hidden, 2),
-        ("encoder hidden", batch, hidden, hidden, 3),
-        ("mean + log_var", batch, hidden, 2 * latent, 3),
-        ("decoder input", batch, latent, hidden, 3),
-        ("decoder hidden", batch, hidden, hidden, 3),
-        ("decoder output", batch, hidden, regions, 3),
+        ("encoder input X W", lambda b: (b, regions, hidden), 2),
+        ("encoder hidden", lambda b: (b, hidden, hidden), 3),
+        ("mean + log_var", lambda b: (b, hidden, 2 * latent), 3),
+        ("decoder input", lambda b: (b, latent, hidden), 3),
+        ("decoder hidden", lambda b: (b, hidden, hidden), 3),
+        ("decoder output", lambda b: (regions, hidden, b), 3),
     ]
 
 
@@ -83,17 +85,17 @@ def floor_table(adata, settings, hidden, latent, repeats):
     batches = [(settings.batch_size, full)] + ([(last, 1)] if last else [])
     density = adata.X.nnz / (adata.n_obs * adata.n_vars)
     rows = []
-    for name, _, k, n, passes in step_products(settings.batch_size, adata.n_vars, hidden, latent):
+    for name, shape, passes in step_products(adata.n_vars, hidden, latent):
         flops = seconds = 0.0
         for size, count in batches:  # training steps: forward + backward products
-            flops += count * passes * 2 * size * k * n
-            seconds += count * passes * time_product(size, k, n, repeats)
+            flops += count * passes * 2 * math.prod(shape(size))
+            seconds += count * passes * time_product(*shape(size), repeats)
         for start in range(0, n_validation, 1024):  # validation: forward only, chunks of 1,024 cells
             size = min(1024, n_validation - start)
-            flops += 2 * size * k * n
-            seconds += time_product(size, k, n, repeats)
+            flops += 2 * math.prod(shape(size))
+            seconds += time_product(*shape(size), repeats)
         sparse = name.startswith("encoder input")
-        rows.append({"product": name, "shape (m k n)": f"{settings.batch_size} {k} {n}", "passes": passes,
+        rows.append({"product": name, "shape (m k n)": " ".join(map(str, shape(settings.batch_size))), "passes": passes,
                      "GFLOP per epoch": flops / 1e9,
                      "sparse GFLOP per epoch": flops * density / 1e9 if sparse else math.nan,
                      "floor s per epoch": seconds, "GFLOP/s": flops / seconds / 1e9})
