@@ -99,6 +99,7 @@ def quality(tool, path, data):
     truth = pd.read_csv(Path(data) / "cells.tsv.gz", sep="\t", index_col=0)["cell_type"].reindex(barcodes)
     truth = truth.to_numpy()
     as_run = label_scores(adata.obs["leiden"].astype(str).to_numpy(), truth)
+    clusters_as_run = adata.obs["leiden"].nunique()  # before the search, which overwrites obs["leiden"]
     if tool == "snapatac2":
         import snapatac2 as snap
 
@@ -111,7 +112,7 @@ def quality(tool, path, data):
             return leiden_labels(adata, resolution).astype(str).to_numpy()
     labels, resolution, n_clusters, _ = search_resolution(leiden)
     searched = label_scores(labels, truth)
-    return {"tool": TOOLS[tool], "clusters as run": adata.obs["leiden"].nunique(), "ARI as run": as_run["ARI"],
+    return {"tool": TOOLS[tool], "clusters as run": clusters_as_run, "ARI as run": as_run["ARI"],
             "NMI as run": as_run["NMI"], "resolution searched": resolution, "clusters searched": n_clusters,
             "ARI searched": searched["ARI"], "NMI searched": searched["NMI"]}
 

@@ -1,4 +1,4 @@
-"""Rule cluster: neighbors, Leiden and UMAP on the latent."""
+"""Rule cluster: neighbors and Leiden on the latent."""
 
 from atacflow.errors import run_step
 from atacflow.steps.cluster import cluster

@@ -78,9 +78,9 @@ def test_leiden_and_umap_equal_scanpy_on_the_same_graph():
     tl.leiden(flavor="igraph", n_iterations=2, directed=False) and tl.umap give on our graph."""
     import scanpy as sc
 
-    ours = cluster_latent(ad.AnnData(obsm={LATENT_KEY: _latent()}), n_neighbors=15, resolution=0.8, min_dist=0.3,
-                          seed=3)
+    ours = cluster_latent(ad.AnnData(obsm={LATENT_KEY: _latent()}), n_neighbors=15, resolution=0.8, seed=3)
     reference = ours.copy()
+    layout.add_umap(ours, min_dist=0.3, seed=3)
     sc.tl.leiden(reference, resolution=0.8, flavor="igraph", n_iterations=2, directed=False, random_state=3)
     sc.tl.umap(reference, min_dist=0.3, random_state=3)
     assert ours.obs["leiden"].nunique() >= 3

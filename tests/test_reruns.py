@@ -8,7 +8,8 @@ import pytest
 
 from conftest import DONORS, GRANJA_1K, GRANJA_DONORS, ROOT, run_snakemake, write_sample_sheet
 
-AFTER_CLUSTERING = {"differential_accessibility", "plot_da", "plot_umap", "integration", "condition_da", "all"}
+AFTER_UMAP = {"umap", "plot_da", "plot_umap", "all"}
+AFTER_CLUSTERING = {"differential_accessibility", "integration", "condition_da"} | AFTER_UMAP
 AFTER_TRAINING = {"train_model", "cluster", "plot_training"} | AFTER_CLUSTERING
 
 
@@ -33,6 +34,7 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("da:\n  delta: 0.7\n", {"differential_accessibility", "plot_da", "all"}),
         ("plots:\n  n_top_regions: 5\n", {"plot_da", "all"}),
         ("cluster:\n  resolution: 0.5\n", {"cluster"} | AFTER_CLUSTERING),
+        ("cluster:\n  min_dist: 0.4\n", AFTER_UMAP),
         ("train:\n  max_epochs: 201\n", AFTER_TRAINING),
         ("model:\n  n_hidden: 40\n", AFTER_TRAINING),
         ("filter:\n  min_cell_fragments: 25\n", {"filter_cells_regions"} | AFTER_TRAINING),
@@ -41,8 +43,8 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("train:\n  checkpoint_every_epochs: 3\n", set()),
         ("regions:\n  bed: unused_with_policy_overlap.bed\n", set()),
     ],
-    ids=["da-parameter", "plot-parameter", "cluster-parameter", "training-parameter", "model-parameter", "filter-parameter",
-         "integration-parameter", "condition-parameter", "checkpoint-interval", "unused-region-bed"],
+    ids=["da-parameter", "plot-parameter", "cluster-parameter", "umap-parameter", "training-parameter", "model-parameter",
+         "filter-parameter", "integration-parameter", "condition-parameter", "checkpoint-interval", "unused-region-bed"],
 )
 def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, yaml_text, expected):
     change = tmp_path / "change.yaml"
@@ -72,6 +74,7 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("steps/filter.py", FROM_FILTER),
         ("steps/train.py", AFTER_TRAINING),
         ("steps/cluster.py", {"cluster"} | AFTER_CLUSTERING),
+        ("steps/umap.py", AFTER_UMAP),
         ("steps/da.py", {"differential_accessibility", "plot_da", "all"}),
         ("steps/plot_training.py", {"plot_training", "all"}),
         ("steps/plot_umap.py", {"plot_umap", "all"}),
@@ -88,6 +91,7 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("optimizer.py", AFTER_TRAINING),
         ("clustering.py", {"cluster"} | AFTER_CLUSTERING),
         ("neighbors.py", {"cluster"} | AFTER_CLUSTERING),
+        ("umap_layout.py", AFTER_UMAP),
         ("da.py", {"differential_accessibility", "plot_da", "all"}),
         ("plots.py", PLOTS),
         ("study.py", EVERY_RULE),

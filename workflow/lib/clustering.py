@@ -1,7 +1,8 @@
-"""Leiden clusters (igraph) and UMAP (umap-learn) on the exact kNN graph of the PoissonVI latent.
+"""Leiden clusters (igraph) on the exact kNN graph of the PoissonVI latent (the UMAP of that graph is
+umap_layout's, a job of its own).
 
-Both are called directly rather than through scanpy, whose import alone took 4-5 s per Snakemake job; the calls and
-their results are those of scanpy's `tl.leiden(flavor="igraph", n_iterations=2, directed=False)` and `tl.umap`.
+igraph is called directly rather than through scanpy, whose import alone took 4-5 s per Snakemake job; the call and
+its result are those of scanpy's `tl.leiden(flavor="igraph", n_iterations=2, directed=False)`.
 """
 
 import logging
@@ -12,7 +13,6 @@ import pandas as pd
 
 from .keys import CLUSTER_KEY, LATENT_KEY
 from .neighbors import add_neighbor_graph
-from .umap_layout import umap_layout
 
 log = logging.getLogger(__name__)
 LEIDEN_ITERATIONS = 2
@@ -80,11 +80,9 @@ def leiden_labels(adata, resolution, seed=0):
     return adata.obs[CLUSTER_KEY]
 
 
-def cluster_latent(adata, n_neighbors=15, resolution=1.0, min_dist=0.2, metric="euclidean", seed=0, n_jobs=1):
-    """Fill `obs['leiden']` and `obsm['X_umap']` from `obsm['X_poissonvi']` (in place), on the kNN graph by `metric`."""
+def cluster_latent(adata, n_neighbors=15, resolution=1.0, metric="euclidean", seed=0, n_jobs=1):
+    """Fill the kNN graph (by `metric`) of `obsm['X_poissonvi']` and `obs['leiden']` (in place)."""
     add_neighbor_graph(adata, LATENT_KEY, n_neighbors, seed, n_jobs, metric)
     counts = leiden_labels(adata, resolution, seed).value_counts().sort_index()
-    adata.obsm["X_umap"] = umap_layout(adata.obsm[LATENT_KEY], adata.obsp["connectivities"], min_dist, seed=seed)
-    adata.uns["umap"] = {"params": {"min_dist": min_dist, "random_state": seed}}
     log.info("Leiden (resolution %s): %d clusters; cells per cluster %s", resolution, len(counts), counts.to_dict())
     return adata

@@ -3,7 +3,7 @@ rule cluster:
         latent="results/study/latent.h5ad",
         lib=lib("cluster"),
     output:
-        "results/study/clustered.h5ad",
+        "results/study/leiden.h5ad",
     log:
         "results/study/logs/cluster.log",
     benchmark:
@@ -16,15 +16,41 @@ rule cluster:
         mem_mb=8000,
         runtime=60,
     params:
-        cluster=config["cluster"],
+        cluster=leiden_settings(),
         seed=config["seed"],
     script:
         "../../scripts/cluster.py"
 
 
+# The layout's epochs are single-threaded (seeded, hence reproducible): it runs beside the jobs that need only the
+# clusters (differential accessibility, integration), not before them.
+rule umap:
+    input:
+        clusters="results/study/leiden.h5ad",
+        lib=lib("umap"),
+    output:
+        "results/study/clustered.h5ad",
+    log:
+        "results/study/logs/umap.log",
+    benchmark:
+        "results/study/benchmarks/umap.tsv"
+    priority: 10
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        min_dist=config["cluster"]["min_dist"],
+        seed=config["seed"],
+    script:
+        "../../scripts/umap.py"
+
+
 rule integration:
     input:
-        clustered="results/study/clustered.h5ad",
+        clustered="results/study/leiden.h5ad",
         lib=lib("integration"),
     output:
         scores=report(

@@ -130,6 +130,25 @@ def training_settings():
     return {k: v for k, v in config["train"].items() if k != "checkpoint_every_epochs"}
 
 
+def leiden_settings():
+    """config cluster without min_dist, the UMAP layout's own parameter: changing it reruns no clustering."""
+    return {k: v for k, v in config["cluster"].items() if k != "min_dist"}
+
+
+def threads_beside_umap():
+    """Threads of the job that runs beside the single-threaded UMAP layout (differential accessibility): config
+    threads, less one core where a local run has no core to spare for the layout (--cores 2, threads 2: 1 each, the
+    two jobs side by side instead of one after the other). Executors (SLURM) give each job its own cores.
+    """
+    if not workflow.local_exec or workflow.remote_exec:
+        return config["threads"]
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # no --cores (a dry run)
+        return config["threads"]
+    return max(1, min(config["threads"], cores - 1))
+
+
 def regions_settings():
     """The region policy (auto resolved), and its BED only when the policy uses one."""
     return {

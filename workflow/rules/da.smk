@@ -1,6 +1,6 @@
 rule differential_accessibility:
     input:
-        clustered="results/study/clustered.h5ad",
+        clustered="results/study/leiden.h5ad",
         weights="results/study/model/weights.pt",
         description="results/study/model/model.json",
         lib=lib("differential_accessibility"),
@@ -25,7 +25,7 @@ rule differential_accessibility:
     priority: 10
     conda:
         "../../envs/atacflow.yaml"
-    threads: config["threads"]
+    threads: threads_beside_umap()
     resources:
         mem_mb=8000,
         runtime=120,

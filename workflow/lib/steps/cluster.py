@@ -1,4 +1,4 @@
-"""Rule cluster: exact kNN graph of the latent, Leiden clusters and UMAP."""
+"""Rule cluster: exact kNN graph of the latent and Leiden clusters."""
 
 from ..clustering import cluster_latent
 from ..provenance import record_step

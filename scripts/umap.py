@@ -1,0 +1,14 @@
+"""Rule umap: the UMAP layout of the kNN graph."""
+
+from atacflow.errors import run_step
+from atacflow.steps.umap import umap
+
+run_step(
+    lambda: umap(
+        snakemake.input.clusters,  # noqa: F821
+        snakemake.params.min_dist,  # noqa: F821
+        snakemake.params.seed,  # noqa: F821
+        snakemake.output[0],  # noqa: F821
+    ),
+    snakemake.log[0],  # noqa: F821
+)
