@@ -141,3 +141,18 @@ def test_adding_a_sample_reruns_its_own_steps_and_the_joint_ones(workflow_run):
     plan = run_snakemake(workflow_run, "--dry-run", sheet=sheet).stdout
     assert {line.split("sample=")[1].strip() for line in plan.splitlines() if "wildcards: sample=" in line} == {"third"}
     assert planned_rules(workflow_run, sheet=sheet) == EVERY_RULE
+
+
+def planned_threads(workdir, rule, cores):
+    """The threads a forced dry run at `--cores cores` plans for `rule`'s job (Snakemake prints them above 1)."""
+    output = run_snakemake(workdir, "--dry-run", "--forcerun", rule, "--cores", str(cores)).stdout
+    block = output.split(f"rule {rule}:\n", 1)[1].split("\n\n", 1)[0]
+    return next((int(line.split(":")[1]) for line in block.splitlines() if line.strip().startswith("threads:")), 1)
+
+
+def test_da_leaves_a_core_to_the_umap_layout_only_where_none_is_spare(workflow_run):
+    """threads: 2 in the test config. At --cores 2 DA plans 1 thread, so that it and the 1-thread layout run side by
+    side; with cores to spare it plans the config's 2."""
+    assert planned_threads(workflow_run, "differential_accessibility", 2) == 1
+    assert planned_threads(workflow_run, "differential_accessibility", 4) == 2
+    assert planned_threads(workflow_run, "train_model", 2) == 2

@@ -260,7 +260,12 @@ def test_results_equal_a_local_run(request):
     da_slurm = pd.read_csv(slurm / "da_combined.tsv", sep="\t", dtype=DA_TEXT_COLUMNS)
     da_local = pd.read_csv(local / "da_combined.tsv", sep="\t", dtype=DA_TEXT_COLUMNS)
     assert len(da_local) > 0
-    pd.testing.assert_frame_equal(da_slurm, da_local, check_exact=False, rtol=1e-6, atol=1e-6)
+    # the local run's DA has 1 thread at --cores 2 (beside the UMAP layout), SLURM's job the config's 2: the thread
+    # count changes float32 summation order, which moves fold changes in their last written digit, nothing else
+    calls = ["proba_da", "proba_not_da", "bayes_factor", "is_da_fdr_0.05", "scale1", "emp_effect"]
+    pd.testing.assert_frame_equal(da_slurm[["region", "comparison", *calls]], da_local[["region", "comparison", *calls]],
+                                  check_exact=False, rtol=1e-6, atol=1e-6)
+    pd.testing.assert_frame_equal(da_slurm, da_local, check_exact=False, rtol=1e-6, atol=1e-5)
 
     clustered_slurm, clustered_local = ad.read_h5ad(slurm / "clustered.h5ad"), ad.read_h5ad(local / "clustered.h5ad")
     assert list(clustered_slurm.obs_names) == list(clustered_local.obs_names)

@@ -67,7 +67,8 @@ def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
     assert "cell_type" in clustered.obs and clustered.obs["cell_type"].notna().all()
     assert set(clustered.obs["sample"]) == set(DONORS)
     provenance = clustered.uns["atacflow"]
-    assert provenance["cluster"]["min_dist"] == 0.2 and provenance["model"]["n_latent"] == n_latent
+    assert provenance["cluster"]["resolution"] == 1.0 and provenance["umap"]["min_dist"] == 0.2
+    assert provenance["model"]["n_latent"] == n_latent
     assert provenance["versions"]["torch"]
 
 

@@ -135,10 +135,11 @@ def leiden_settings():
     return {k: v for k, v in config["cluster"].items() if k != "min_dist"}
 
 
-def threads_beside_umap():
+def threads_beside_umap(wildcards):
     """Threads of the job that runs beside the single-threaded UMAP layout (differential accessibility): config
     threads, less one core where a local run has no core to spare for the layout (--cores 2, threads 2: 1 each, the
-    two jobs side by side instead of one after the other). Executors (SLURM) give each job its own cores.
+    two jobs side by side instead of one after the other). Executors (SLURM) give each job its own cores. Evaluated
+    per job, when the executor is known (it is not yet while the Snakefile is read).
     """
     if not workflow.local_exec or workflow.remote_exec:
         return config["threads"]

@@ -25,7 +25,7 @@ rule differential_accessibility:
     priority: 10
     conda:
         "../../envs/atacflow.yaml"
-    threads: threads_beside_umap()
+    threads: threads_beside_umap
     resources:
         mem_mb=8000,
         runtime=120,
