@@ -5,7 +5,7 @@ from atacflow.steps.conditions import condition_tables
 
 run_step(
     lambda: condition_tables(
-        snakemake.input.clustered,  # noqa: F821
+        snakemake.input.clusters,  # noqa: F821
         list(snakemake.params.conditions),  # noqa: F821
         dict(snakemake.params.pseudobulk),  # noqa: F821
         snakemake.output.tables,  # noqa: F821

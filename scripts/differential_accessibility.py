@@ -7,7 +7,7 @@ from atacflow.steps.da import differential_accessibility_tables
 
 run_step(
     lambda: differential_accessibility_tables(
-        snakemake.input.clustered,  # noqa: F821
+        snakemake.input.clusters,  # noqa: F821
         Path(snakemake.input.weights).parent,  # noqa: F821
         dict(snakemake.params.da),  # noqa: F821
         snakemake.params.device,  # noqa: F821

@@ -5,7 +5,7 @@ from atacflow.steps.integration import integration_report
 
 run_step(
     lambda: integration_report(
-        snakemake.input.clustered,  # noqa: F821
+        snakemake.input.clusters,  # noqa: F821
         snakemake.params.label_key,  # noqa: F821
         snakemake.output.scores,  # noqa: F821
         snakemake.output.cells,  # noqa: F821

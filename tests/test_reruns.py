@@ -43,8 +43,9 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("train:\n  checkpoint_every_epochs: 3\n", set()),
         ("regions:\n  bed: unused_with_policy_overlap.bed\n", set()),
     ],
-    ids=["da-parameter", "plot-parameter", "cluster-parameter", "umap-parameter", "training-parameter", "model-parameter",
-         "filter-parameter", "integration-parameter", "condition-parameter", "checkpoint-interval", "unused-region-bed"],
+    ids=["da-parameter", "plot-parameter", "cluster-parameter", "umap-parameter", "training-parameter",
+         "model-parameter", "filter-parameter", "integration-parameter", "condition-parameter", "checkpoint-interval",
+         "unused-region-bed"],
 )
 def test_a_parameter_change_reruns_what_depends_on_it(workflow_run, tmp_path, yaml_text, expected):
     change = tmp_path / "change.yaml"

@@ -50,7 +50,7 @@ rule umap:
 
 rule integration:
     input:
-        clustered="results/study/leiden.h5ad",
+        clusters="results/study/leiden.h5ad",
         lib=lib("integration"),
     output:
         scores=report(

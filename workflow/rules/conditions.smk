@@ -1,6 +1,6 @@
 rule condition_da:
     input:
-        clustered="results/study/leiden.h5ad",
+        clusters="results/study/leiden.h5ad",
         lib=lib("condition_da"),
     output:
         tables=report(

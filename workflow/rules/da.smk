@@ -1,6 +1,6 @@
 rule differential_accessibility:
     input:
-        clustered="results/study/leiden.h5ad",
+        clusters="results/study/leiden.h5ad",
         weights="results/study/model/weights.pt",
         description="results/study/model/model.json",
         lib=lib("differential_accessibility"),

@@ -15,8 +15,8 @@ from .files import atomic_path, read_h5ad, write_tsv
 log = logging.getLogger("atacflow")
 
 
-def condition_tables(clustered_path, conditions, settings, output_dir, combined_output, volcano_outputs, threads=1):
-    adata = read_h5ad(clustered_path)
+def condition_tables(clusters_path, conditions, settings, output_dir, combined_output, volcano_outputs, threads=1):
+    adata = read_h5ad(clusters_path)
     scopes = _scopes(adata.obs[CLUSTER_KEY].astype(str))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

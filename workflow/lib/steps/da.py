@@ -14,9 +14,9 @@ from .files import read_h5ad, write_tsv_tables
 log = logging.getLogger("atacflow")
 
 
-def differential_accessibility_tables(clustered_path, model_dir, params, device, seed, threads, output_dir, combined_output):
+def differential_accessibility_tables(clusters_path, model_dir, params, device, seed, threads, output_dir, combined_output):
     torch.set_num_threads(threads)
-    adata = read_h5ad(clustered_path)
+    adata = read_h5ad(clusters_path)
     model = PoissonVI.load(model_dir, adata, device)
     comparisons = cluster_comparisons(adata.obs, CLUSTER_KEY, params["cluster_mode"])
     comparisons += configured_comparisons(adata.obs, params["comparisons"])

@@ -13,8 +13,8 @@ from .files import atomic_path, read_h5ad, write_tsv
 log = logging.getLogger("atacflow")
 
 
-def integration_report(clustered_path, label_key, scores_output, cells_output, figure_output):
-    adata = read_h5ad(clustered_path)
+def integration_report(clusters_path, label_key, scores_output, cells_output, figure_output):
+    adata = read_h5ad(clusters_path)
     n_neighbors = int(adata.uns["neighbors"]["params"]["n_neighbors"])
     scores = {"n_cells": adata.n_obs, "n_samples": adata.obs[SAMPLE_KEY].nunique(),
               "n_clusters": adata.obs[CLUSTER_KEY].nunique(),
