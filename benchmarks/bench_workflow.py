@@ -5,12 +5,15 @@ PoissonVI tutorial's pipelines as scripts, interleaved in rounds.
              and `snakemake --cores 2 --config samples=SHEET`, SHEET naming the matrix folder alone (sample, path),
              the committed config as it is: matrix -> fragments -> filter -> train -> latent -> clusters + UMAP ->
              DA -> integration table -> figures. results/ and .snakemake/ are removed before every round.
+  --baseline REV  the same for the workflow of an earlier commit REV (its files from `git archive`, run by the same
+             snakemake), in the same rounds: what a change gained, measured beside it rather than on another day
   snapatac2  peers/snapatac2_pipeline.py: read, features, spectral, kNN, Leiden, UMAP, marker regions, a UMAP png
   scvi-tools peers/scvi_pipeline.py: the tutorial's read, reads_to_fragments, 5% filter, POISSONVI defaults,
              latent, neighbors, Leiden, UMAP, differential_accessibility per cluster, a UMAP png
 
 Every run is a fresh process tree timed from outside (wall seconds; peak memory = the largest resident set of any
-process in the tree, from GNU time's %M). A round runs atacflow then SnapATAC2; scvi-tools, ~8x slower, runs in
+process in the tree, from GNU time's %M). A round runs atacflow (then the baseline, in the other order every other
+round) then SnapATAC2; scvi-tools, ~8x slower, runs in
 the middle round(s) only (--scvi-rounds). Each ratio is the median of per-round ratios (a peer's time over
 atacflow's in the same round), printed with its range. After the timing, each tool's clusters are scored against
 the 16 cell types (cells.tsv.gz), untimed: as run (each tool's default Leiden resolution) and with the resolution
@@ -18,7 +21,7 @@ searched to 16 clusters on the tool's own graph (bench_stages.search_resolution)
 from Snakemake's own benchmark files (results/**/benchmarks/*.tsv) of its last round.
 
 Usage: .venv-bench/bin/python benchmarks/bench_workflow.py [MTX_FOLDER] [--rounds 3] [--scvi-rounds 1]
-       [--tools ours,snapatac2,scvi] [--snakemake .venv/bin/snakemake]
+       [--tools ours,snapatac2,scvi] [--baseline REV] [--snakemake .venv/bin/snakemake]
 Writes benchmarks/out/workflow.tsv (runs), workflow_ratios.tsv, workflow_jobs.tsv, workflow_quality.tsv.
 """
 
@@ -54,6 +57,15 @@ def copy_workflow(destination):
             shutil.copy2(REPO / name, destination / name, follow_symlinks=False)
 
 
+def export_commit(revision, destination):
+    """The workflow files of commit `revision` (git archive, symbolic links kept) into a fresh folder."""
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, *WORKFLOW_PARTS], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+
+
 def timed(command, cwd, log):
     """Wall seconds and peak MiB (largest process of the tree) of `command`; its output goes to `log`."""
     usage = log.with_suffix(".rss")
@@ -67,14 +79,13 @@ def timed(command, cwd, log):
     return seconds, int(usage.read_text().split()[-1]) / 1024
 
 
-def run_ours(data, snakemake, round_number):
-    folder = WORK / "atacflow"
+def run_ours(data, snakemake, round_number, folder=WORK / "atacflow", label="ours"):
     shutil.rmtree(folder / "results", ignore_errors=True)
     shutil.rmtree(folder / ".snakemake", ignore_errors=True)
     sheet = WORK / "samples.tsv"
     sheet.write_text(f"sample\tpath\n{SAMPLE}\t{data}\n")
     return timed([snakemake, "--cores", "2", "--config", f"samples={sheet}"], folder,
-                 OUT / f"workflow_ours_{round_number}.log")
+                 OUT / f"workflow_{label}_{round_number}.log")
 
 
 def run_peer(tool, data, round_number):
@@ -85,6 +96,7 @@ def run_peer(tool, data, round_number):
 
 def clustered_files():
     return {"ours": WORK / "atacflow" / "results" / "study" / "clustered.h5ad",
+            "baseline": WORK / "atacflow_baseline" / "results" / "study" / "clustered.h5ad",
             "snapatac2": WORK / "snapatac2" / "clustered.h5ad", "scvi": WORK / "scvi" / "clustered.h5ad"}
 
 
@@ -127,11 +139,11 @@ def job_table():
 
 
 def ratio_table(runs):
-    """Per peer: the median over rounds of (peer seconds / atacflow seconds in the same round), with its range;
-    the same for peak memory."""
+    """Per peer (and the baseline commit): the median over rounds of (its seconds / atacflow seconds in the same
+    round), with its range; the same for peak memory."""
     ours = runs[runs["tool"] == "atacflow"].set_index("round")
     rows = []
-    for tool in ("snapatac2", "scvi-tools"):
+    for tool in (TOOLS["baseline"], "snapatac2", "scvi-tools"):
         peer = runs[runs["tool"] == tool].set_index("round")
         if peer.empty or ours.empty:
             continue
@@ -148,9 +160,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scvi-rounds", type=int, default=1, help="rounds (the middle ones) that also run scvi-tools")
     parser.add_argument("--tools", default="ours,snapatac2,scvi")
+    parser.add_argument("--baseline", metavar="REV", help="also time the workflow of commit REV in every round")
     parser.add_argument("--snakemake", default=str(REPO / ".venv" / "bin" / "snakemake"))
     args = parser.parse_args()
     tools = args.tools.split(",")
+    TOOLS["baseline"] = f"atacflow {args.baseline}"
+    if args.baseline:
+        tools.insert(tools.index("ours") + 1 if "ours" in tools else 0, "baseline")
+        export_commit(args.baseline, WORK / "atacflow_baseline")
     data = Path(args.data).resolve()
     OUT.mkdir(parents=True, exist_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -159,12 +176,16 @@ def main():
     first_scvi = (args.rounds - args.scvi_rounds) // 2
     runs = []
     for round_number in range(args.rounds):
-        plan = [tool for tool in ("ours", "snapatac2") if tool in tools]
+        ours_first = ["ours", "baseline"] if round_number % 2 == 0 else ["baseline", "ours"]
+        plan = [tool for tool in (*ours_first, "snapatac2") if tool in tools]
         if "scvi" in tools and first_scvi <= round_number < first_scvi + args.scvi_rounds:
             plan.append("scvi")
         for tool in plan:
-            seconds, peak = (run_ours(data, args.snakemake, round_number) if tool == "ours"
-                             else run_peer(tool, data, round_number))
+            if tool in ("ours", "baseline"):
+                folder = WORK / ("atacflow" if tool == "ours" else "atacflow_baseline")
+                seconds, peak = run_ours(data, args.snakemake, round_number, folder, tool)
+            else:
+                seconds, peak = run_peer(tool, data, round_number)
             runs.append({"round": round_number, "tool": TOOLS[tool], "seconds": seconds, "peak MiB": peak})
             print(f"[{time.strftime('%H:%M:%S')}] round {round_number} {TOOLS[tool]}: {seconds:.1f} s, "
                   f"{peak:.0f} MiB peak", flush=True)

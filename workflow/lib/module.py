@@ -20,7 +20,7 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional
 
 VARIANCE_EPS = 1e-4
-DENSE_GRADIENT_DENSITY = 0.05
+DENSE_GRADIENT_DENSITY = 0.035
 
 
 class FullyConnected(nn.Module):
@@ -65,8 +65,9 @@ class SparseProduct(torch.autograd.Function):
     """Y = X W for X the encoder inputs of a sparse minibatch (sparse_batches.SparseRows), W dense (regions, n_out);
     X itself (the data) gets no gradient. Forward: one embedding-bag sum per cell, from the entries alone.
     Backward: dW = X^T dY, from the entries grouped by region (X^T in CSR order, one embedding-bag sum per region)
-    when X is sparser than DENSE_GRADIENT_DENSITY; above it, X densified and one dense product cost less on a CPU
-    (benchmarks/PIPELINE.md, "The training floor", has both timings)."""
+    when X is sparser than DENSE_GRADIENT_DENSITY; above it, X densified and one dense product cost less on a CPU:
+    the sort that groups the entries grows with the nonzeros, the product does not (benchmarks/bench_weight_gradient.py
+    times both by density: the sparse path is the faster below about 0.035 at training's shapes on the Intel VM)."""
 
     @staticmethod
     def forward(ctx, weight, batch):
