@@ -18,11 +18,12 @@ n_hidden, n_latent, lr, batch_size, n_epochs_kl_warmup, n_steps_kl_warmup, lr_pl
 early_stopping_patience, early_stopping_min_delta, max_epochs, dropout, weight_decay, n_layers_encoder,
 n_layers_decoder, encoder_input (log1p or normalized_log1p), early_stopping_monitor (reconstruction or elbo),
 batch_key (a cell annotation column as the model's batch covariate: `sample`, the donor, on the Granja sets; the
-baselines correct no batch). `lsi` and `spectral` are the baselines: LSI
+baselines correct no batch), max_kl_weight (beta after the warm-up), n_neighbors (the kNN graph's size, 15; the
+baselines take this one only: `lsi+n_neighbors=30`). `lsi` and `spectral` are the baselines: LSI
 (binarize, TF-IDF, log1p(1e4 x), truncated SVD with 31 components dropping the first, rows L2-normalized) and
 SnapATAC2's `tl.spectral` after `pp.select_features` on all regions; both get every region held by a cell.
 
-Each (recipe, seed): training seed = SVD / spectral seed = the seed; the kNN graph (15) of the latent means (or
+Each (recipe, seed): training seed = SVD / spectral seed = the seed; the kNN graph (n_neighbors) of the latent means (or
 the baseline's embedding) by the Euclidean and by the cosine distance; Leiden with the resolution searched to the
 number of labels (bench_stages.search_resolution, Leiden seed 0); ARI and NMI against the labels; and the ARI of
 Leiden at the workflow's default resolution 1.0 against the labels and against the labels shuffled (seed 0), what a
@@ -68,9 +69,10 @@ OLD = {"filter": 0.02, "n_hidden": None, "n_latent": None, "lr": 1e-3, "batch_si
        "n_steps_kl_warmup": None, "lr_plateau_patience": 0, "early_stopping_patience": 50,
        "early_stopping_min_delta": 0.0, "max_epochs": 500, "batch_key": None, "dropout": 0.1, "weight_decay": 1e-3,
        "n_layers_encoder": 2, "n_layers_decoder": 2, "encoder_input": "log1p",
-       "early_stopping_monitor": "reconstruction"}
+       "early_stopping_monitor": "reconstruction", "max_kl_weight": 1.0, "n_neighbors": N_NEIGHBORS}
+GRAPH_KEYS = ("n_neighbors",)
 MODEL_KEYS = ("n_hidden", "n_latent", "batch_key", "dropout", "n_layers_encoder", "n_layers_decoder", "encoder_input")
-FLOAT_KEYS = ("filter", "lr", "early_stopping_min_delta", "dropout", "weight_decay")
+FLOAT_KEYS = ("filter", "lr", "early_stopping_min_delta", "dropout", "weight_decay", "max_kl_weight")
 TEXT_KEYS = ("batch_key", "encoder_input", "early_stopping_monitor")
 
 
@@ -81,17 +83,24 @@ def schema_defaults():
     defaults = {key: schema[section]["properties"][key]["default"]
                 for section in ("model", "train") for key in OLD if key in schema[section]["properties"]}
     return {**defaults, "filter": schema["filter"]["properties"]["min_region_cell_fraction"]["default"],
-            "batch_key": None}
+            "batch_key": None, "n_neighbors": schema["cluster"]["properties"]["n_neighbors"]["default"]}
 
 
 def parse_recipe(name, base):
-    """A recipe's settings: OLD, the schema defaults, or `base` with the `key=value` changes of `name`."""
+    """A recipe's settings: OLD, the schema defaults, or `base` with the `key=value` changes of `name`; a baseline
+    (`lsi`, `spectral`) takes graph changes only (`lsi+n_neighbors=30`)."""
     if name == "old":
         return dict(OLD)
     if name == "defaults":
         return schema_defaults()
-    recipe = dict(base)
-    for change in name.split("+"):
+    method, *changes = name.split("+")
+    if method in BASELINES:
+        recipe = {"n_neighbors": N_NEIGHBORS}
+        if any(change.partition("=")[0] not in GRAPH_KEYS for change in changes):
+            raise SystemExit(f"recipe {name!r}: a baseline takes only {', '.join(GRAPH_KEYS)}")
+    else:
+        recipe, changes = dict(base), [method, *changes]
+    for change in changes:
         key, _, value = change.partition("=")
         if key not in OLD:
             raise SystemExit(f"recipe {name!r}: unknown key {key!r}; expected one of {', '.join(OLD)}")
@@ -142,8 +151,9 @@ def _count_tiles(folder):
     return ad.AnnData(X=counted.counts.astype(np.float32), obs=obs, var=pd.DataFrame(index=counted.regions.index))
 
 
-def score_embedding(embedding, labels, metric):
-    """Leiden searched to the number of labels on the kNN graph of `embedding` by `metric`; ARI, NMI."""
+def score_embedding(embedding, labels, metric, n_neighbors):
+    """Leiden searched to the number of labels on the kNN graph (`n_neighbors`) of `embedding` by `metric`; ARI,
+    NMI."""
     import anndata as ad
 
     from atacflow.clustering import leiden_labels
@@ -151,7 +161,7 @@ def score_embedding(embedding, labels, metric):
     from bench_stages import label_scores, search_resolution
 
     graph = ad.AnnData(obs=pd.DataFrame(index=np.arange(len(labels)).astype(str)), obsm={"embedding": embedding})
-    add_neighbor_graph(graph, "embedding", min(N_NEIGHBORS, len(labels)), 0, THREADS, metric)
+    add_neighbor_graph(graph, "embedding", min(n_neighbors, len(labels)), 0, THREADS, metric)
     n_labels = len(np.unique(labels))
     found, resolution, n_clusters, _ = search_resolution(
         lambda r: leiden_labels(graph, r).astype(str).to_numpy(), n_target=n_labels
@@ -173,7 +183,7 @@ def train_recipe(adata, recipe, seed):
     filtered, _ = filter_cells_and_regions(adata, recipe["filter"], 0, 0)
     model = PoissonVI(filtered, device="cpu", seed=seed, **{key: recipe.get(key) for key in MODEL_KEYS})
     settings = TrainingSettings(seed=seed, **{key: value for key, value in recipe.items()
-                                              if key not in MODEL_KEYS and key != "filter"})
+                                              if key not in (*MODEL_KEYS, *GRAPH_KEYS, "filter")})
     started = time.perf_counter()
     history = model.train(filtered, settings)
     training_s = time.perf_counter() - started
@@ -227,14 +237,15 @@ def run_dataset(dataset, recipes, seeds):
     rows = []
     for seed in seeds:  # recipes interleaved: A, B, C, A, B, C, ... so that drift hits every recipe alike
         for name, recipe in recipes.items():
-            if name in BASELINES:
-                embedding, facts = baseline_embedding(adata, name, seed)
+            method = name.split("+")[0]
+            if method in BASELINES:
+                embedding, facts = baseline_embedding(adata, method, seed)
             else:
                 embedding, facts = train_recipe(adata, recipe, seed)
             row = {"dataset": dataset, "n_cells": adata.n_obs, "n_labels": len(np.unique(labels)), "recipe": name,
                    "seed": seed, **facts}
             for metric in METRICS:
-                row.update(score_embedding(embedding, labels, metric))
+                row.update(score_embedding(embedding, labels, metric, recipe["n_neighbors"]))
             rows.append(row)
             print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1,
                                                 float_format=lambda v: f"{v:.4g}"), flush=True)
@@ -260,12 +271,12 @@ def main():
     parser.add_argument("--out", default=str(OUT / "recipe_study.tsv"))
     args = parser.parse_args()
     base = parse_recipe(args.base, OLD)
-    recipes = {name: None if name in BASELINES else parse_recipe(name, base) for name in args.recipes.split(",")}
+    recipes = {name: parse_recipe(name, base) for name in args.recipes.split(",")}
     seeds = [int(seed) for seed in args.seeds.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     print(machine_description(), flush=True)
     for name, recipe in recipes.items():
-        print(f"recipe {name}: {recipe if recipe else 'baseline'}", flush=True)
+        print(f"recipe {name}: {recipe}", flush=True)
     rows = []
     for dataset in args.datasets.split(","):
         dataset_rows, others = run_in_child(run_dataset, dataset, recipes, seeds)

@@ -55,6 +55,15 @@ def test_kl_warmup_ends_after_its_epochs_or_its_steps_whichever_comes_first():
     assert warmup_epochs(1000, TrainingSettings(n_epochs_kl_warmup=0)) == 0
 
 
+def test_max_kl_weight_scales_the_warm_up_and_caps_beta():
+    half = TrainingSettings(n_epochs_kl_warmup=4, n_steps_kl_warmup=None, max_kl_weight=0.5)
+    assert [kl_weights(e, 1, half)[0] for e in range(6)] == [0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
+    assert kl_weights(2, 4, TrainingSettings(n_steps_kl_warmup=10, max_kl_weight=0.5)) == [0.4, 0.45, 0.5, 0.5]
+    for value in (0.0, 1.5):
+        with pytest.raises(InputError, match=rf"train.max_kl_weight: found {value}; expected a number in \(0, 1\]"):
+            TrainingSettings(max_kl_weight=value)
+
+
 def test_split_is_seeded_ninety_ten():
     train, validation = split_cells(1000, 0.9, seed=3)
     assert len(train) == 900 and len(validation) == 100
@@ -133,6 +142,10 @@ def test_warm_up_epochs_are_never_the_best(cells):
     """During the KL warm-up the reconstruction term weighs more, so its validation loss is not comparable."""
     model, history = _trained(cells, max_epochs=30, early_stopping_patience=30, n_epochs_kl_warmup=20)
     assert history["beta"].iloc[:20].max() < 1.0 and model.training_summary["best_epoch"] >= 20
+    capped, history = _trained(cells, max_epochs=30, early_stopping_patience=30, n_epochs_kl_warmup=20,
+                               max_kl_weight=0.25)
+    assert history["beta"].iloc[:20].max() < 0.25 and set(history["beta"].iloc[20:]) == {0.25}
+    assert capped.training_summary["best_epoch"] >= 20
     after = history["validation_reconstruction_loss"].iloc[20:]
     assert model.training_summary["best_epoch"] == after.idxmin()
     short, short_history = _trained(cells, max_epochs=8, n_epochs_kl_warmup=20)

@@ -33,6 +33,7 @@ class TrainingSettings:
     early_stopping_monitor: str = "reconstruction"
     n_epochs_kl_warmup: int = 50
     n_steps_kl_warmup: int | None = 2000
+    max_kl_weight: float = 1.0
     lr_plateau_patience: int = 0
     lr_plateau_factor: float = 0.5
     checkpoint_every_epochs: int = 10
@@ -42,6 +43,8 @@ class TrainingSettings:
     flush_denormals: bool = True
 
     def __post_init__(self):
+        if not 0 < self.max_kl_weight <= 1:
+            raise InputError(f"config train.max_kl_weight: found {self.max_kl_weight!r}; expected a number in (0, 1]")
         if self.early_stopping_monitor not in MONITORS:
             raise InputError(f"config train.early_stopping_monitor: found {self.early_stopping_monitor!r}; "
                              f"expected one of {', '.join(MONITORS)}")
@@ -49,7 +52,8 @@ class TrainingSettings:
 
 def monitored_loss(reconstruction, kl, monitor):
     """The validation loss that early stopping, the best epoch and the lr plateau follow: the reconstruction
-    loss -log p(x | z), or the negative ELBO -log p(x | z) + KL(q(z | x) || p(z)) (beta = 1 once monitored)."""
+    loss -log p(x | z), or the negative ELBO -log p(x | z) + KL(q(z | x) || p(z)) (the whole KL, whatever
+    max_kl_weight trained with)."""
     return reconstruction if monitor == "reconstruction" else reconstruction + kl
 
 
@@ -61,18 +65,19 @@ def kl_weight(t, n):
 def kl_weights(epoch, steps_per_epoch, settings):
     """beta of each minibatch step t (counted since the start) of `epoch`: the warm-up ends after
     `n_epochs_kl_warmup` epochs or `n_steps_kl_warmup` steps, whichever comes first,
-    beta_t = max(kl_weight(epoch, n_epochs_kl_warmup), kl_weight(t, n_steps_kl_warmup)) (epochs alone when
-    n_steps_kl_warmup is None). Small data sets, with few steps per epoch, warm up over the epochs; large ones over
+    beta_t = max_kl_weight x max(kl_weight(epoch, n_epochs_kl_warmup), kl_weight(t, n_steps_kl_warmup)) (epochs
+    alone when n_steps_kl_warmup is None). Small data sets, with few steps per epoch, warm up over the epochs; large ones over
     the steps, as many updates as a mid-sized set gets (recipe study: 50 epochs and 2,000 steps)."""
     by_epoch = kl_weight(epoch, settings.n_epochs_kl_warmup)
     if settings.n_steps_kl_warmup is None:
-        return [by_epoch] * steps_per_epoch
+        return [settings.max_kl_weight * by_epoch] * steps_per_epoch
     first = epoch * steps_per_epoch
-    return [max(by_epoch, kl_weight(first + step, settings.n_steps_kl_warmup)) for step in range(steps_per_epoch)]
+    return [settings.max_kl_weight * max(by_epoch, kl_weight(first + step, settings.n_steps_kl_warmup))
+            for step in range(steps_per_epoch)]
 
 
 def warmup_epochs(steps_per_epoch, settings):
-    """The number of epochs before the first one trained wholly at beta = 1."""
+    """The number of epochs before the first one trained wholly at beta = max_kl_weight."""
     if settings.n_steps_kl_warmup is None:
         return settings.n_epochs_kl_warmup
     return min(settings.n_epochs_kl_warmup, math.ceil(settings.n_steps_kl_warmup / steps_per_epoch))
@@ -129,7 +134,7 @@ def train(module, data, settings, batch_onehot=None, train_cells=None, validatio
             log.info("epoch %d: train loss %.3f, validation reconstruction %.3f, KL %.3f, beta %.3f, lr %.2g, %.2f s",
                      epoch, train_loss, reconstruction, kl, betas[-1], optimizer.lr, seconds)
             progress["epoch"] = epoch
-            monitored = betas[0] >= 1.0 or _warmup_outlasts_training(steps_per_epoch, settings)
+            monitored = betas[0] >= settings.max_kl_weight or _warmup_outlasts_training(steps_per_epoch, settings)
             loss = monitored_loss(reconstruction, kl, settings.early_stopping_monitor)
             if monitored and scheduler:
                 scheduler.step(loss)
@@ -179,7 +184,7 @@ def _early_stop(progress, module, epoch, loss, settings):
 
 def _warmup_outlasts_training(steps_per_epoch, settings):
     """Early stopping, the best-epoch choice and the lr plateau consider only epochs trained wholly on the full
-    objective (beta = 1 from their first step): during the KL warm-up the reconstruction term is weighted more, so
+    objective (beta = max_kl_weight from their first step): during the KL warm-up the reconstruction term is weighted more, so
     its validation loss is lower by construction and not comparable. A run shorter than the warm-up (this is True)
     monitors every epoch."""
     return settings.max_epochs <= warmup_epochs(steps_per_epoch, settings)
