@@ -21,6 +21,14 @@ include: "workflow/rules/conditions.smk"
 include: "workflow/rules/plots.smk"
 
 
+onsuccess:
+    cancel_pending_timers()
+
+
+onerror:
+    cancel_pending_timers()
+
+
 rule all:
     default_target: True
     input:

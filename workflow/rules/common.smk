@@ -20,6 +20,7 @@ from atacflow.config_checks import (
 from atacflow.downloads import ARCHIVE_SUFFIX, local_path
 from atacflow.errors import InputError
 from atacflow.pseudobulk import ConditionComparison
+from atacflow.scheduler_timers import cancel_pending_timers
 from atacflow.study import expand_aggregations
 
 validate(config, schema="../schemas/config.schema.yaml")
