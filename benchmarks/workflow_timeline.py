@@ -8,7 +8,8 @@ the first stamp); a job's seconds include its imports. The same workflow copy an
 committed config as it is). Round 0 of a fresh virtualenv includes umap-learn's numba compilation, once per
 machine; the table printed is the last round's.
 
-Usage: .venv-bench/bin/python benchmarks/workflow_timeline.py [MTX_FOLDER] [--rounds 2] [--snakemake .venv/bin/snakemake]
+Usage: .venv-bench/bin/python benchmarks/workflow_timeline.py [MTX_FOLDER] [--rounds 2]
+           [--snakemake .venv/bin/snakemake]
 Writes benchmarks/out/workflow_timeline.tsv (the last round).
 """
 

@@ -14,4 +14,3 @@ def test_pending_timers_are_cancelled_and_their_threads_end_without_firing():
     timer.join(timeout=10)
     assert not timer.is_alive() and fired == []
     assert cancel_pending_timers() == 0
-

@@ -66,8 +66,8 @@ def kl_weights(epoch, steps_per_epoch, settings):
     """beta of each minibatch step t (counted since the start) of `epoch`: the warm-up ends after
     `n_epochs_kl_warmup` epochs or `n_steps_kl_warmup` steps, whichever comes first,
     beta_t = max_kl_weight x max(kl_weight(epoch, n_epochs_kl_warmup), kl_weight(t, n_steps_kl_warmup)) (epochs
-    alone when n_steps_kl_warmup is None). Small data sets, with few steps per epoch, warm up over the epochs; large ones over
-    the steps, as many updates as a mid-sized set gets (recipe study: 50 epochs and 2,000 steps)."""
+    alone when n_steps_kl_warmup is None). Small data sets, with few steps per epoch, warm up over the epochs;
+    large ones over the steps, as many updates as a mid-sized set gets (recipe study: 50 epochs and 2,000 steps)."""
     by_epoch = kl_weight(epoch, settings.n_epochs_kl_warmup)
     if settings.n_steps_kl_warmup is None:
         return [settings.max_kl_weight * by_epoch] * steps_per_epoch
@@ -184,9 +184,9 @@ def _early_stop(progress, module, epoch, loss, settings):
 
 def _warmup_outlasts_training(steps_per_epoch, settings):
     """Early stopping, the best-epoch choice and the lr plateau consider only epochs trained wholly on the full
-    objective (beta = max_kl_weight from their first step): during the KL warm-up the reconstruction term is weighted more, so
-    its validation loss is lower by construction and not comparable. A run shorter than the warm-up (this is True)
-    monitors every epoch."""
+    objective (beta = max_kl_weight from their first step): during the KL warm-up the reconstruction term is
+    weighted more, so its validation loss is lower by construction and not comparable. A run shorter than the
+    warm-up (this is True) monitors every epoch."""
     return settings.max_epochs <= warmup_epochs(steps_per_epoch, settings)
 
 
