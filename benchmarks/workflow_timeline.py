@@ -1,6 +1,7 @@
 """Where the wall time of `snakemake --cores 2` on the Granja matrix goes: every Python process of the run (Snakemake
 itself and each job's script) with the moment it started and ended, read from a sitecustomize module put on the
-PYTHONPATH of the run, which stamps the time when the interpreter has set itself up and again at exit.
+PYTHONPATH of the run, which stamps the time when the interpreter has set itself up and again at exit (atexit, or
+os._exit for a job's script).
 
 The gaps between one job's end and the next job's start on the chain (read -> fragments -> merge -> filter -> train
 -> cluster -> umap / DA -> figures) are Snakemake's scheduling and the next interpreter's own start (~20 ms before
@@ -37,6 +38,11 @@ def _stamp():
     with open(os.path.join({str(STAMPS)!r}, f"{{os.getpid()}}.tsv"), "w") as out:
         out.write(f"{{_started}}\\t{{time.time()}}\\t{{' '.join(sys.argv)}}\\n")
 atexit.register(_stamp)
+_exit = os._exit
+def _stamped_exit(status):  # a job's script ends with os._exit (errors.run_job), which runs no atexit handler
+    _stamp()
+    _exit(status)
+os._exit = _stamped_exit
 '''
 
 

@@ -1,9 +1,9 @@
 """Rule cluster: neighbors and Leiden on the latent."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.cluster import cluster
 
-run_step(
+run_job(
     lambda: cluster(
         snakemake.input.latent,  # noqa: F821
         dict(snakemake.params.cluster),  # noqa: F821

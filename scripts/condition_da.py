@@ -1,9 +1,9 @@
 """Rule condition_da: conditions compared with samples as replicates (pseudobulk, negative-binomial GLM)."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.conditions import condition_tables
 
-run_step(
+run_job(
     lambda: condition_tables(
         snakemake.input.clusters,  # noqa: F821
         list(snakemake.params.conditions),  # noqa: F821

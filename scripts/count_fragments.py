@@ -1,9 +1,9 @@
 """Rule count_fragments: a sample's fragments file counted exactly in the study's regions or genome tiles."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.count_fragments import count_fragments
 
-run_step(
+run_job(
     lambda: count_fragments(
         snakemake.input.fragments,  # noqa: F821
         dict(snakemake.params.cells),  # noqa: F821

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.da import differential_accessibility_tables
 
-run_step(
+run_job(
     lambda: differential_accessibility_tables(
         snakemake.input.clusters,  # noqa: F821
         Path(snakemake.input.weights).parent,  # noqa: F821

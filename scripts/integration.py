@@ -1,9 +1,9 @@
 """Rule integration: batch-mixing score, cells per cluster and sample, ARI/NMI against known labels."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.integration import integration_report
 
-run_step(
+run_job(
     lambda: integration_report(
         snakemake.input.clusters,  # noqa: F821
         snakemake.params.label_key,  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule merge_samples: the samples' fragments over the study's regions, as one study."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.merge import merge_samples
 
-run_step(
+run_job(
     lambda: merge_samples(
         list(snakemake.input.fragments),  # noqa: F821
         list(snakemake.params.samples),  # noqa: F821

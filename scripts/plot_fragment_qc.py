@@ -1,9 +1,9 @@
 """Rule plot_fragment_qc: fragment lengths and per-cell fragment QC of one sample."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.plot_fragment_qc import plot_fragment_qc
 
-run_step(
+run_job(
     lambda: plot_fragment_qc(
         snakemake.input.lengths,  # noqa: F821
         snakemake.input.qc,  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule read_matrix: one sample's Cell Ranger ATAC matrix (+ cell annotation) to raw.h5ad."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.read import read_matrix
 
-run_step(
+run_job(
     lambda: read_matrix(
         snakemake.params.matrix,  # noqa: F821
         snakemake.params.cell_metadata,  # noqa: F821

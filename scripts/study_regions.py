@@ -1,9 +1,9 @@
 """Rule study_regions: the study's common regions, by genomic overlap of the samples' peaks or from a BED."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.regions import study_regions
 
-run_step(
+run_job(
     lambda: study_regions(
         list(snakemake.input.raw),  # noqa: F821
         list(snakemake.params.samples),  # noqa: F821

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.train import train_model
 
-run_step(
+run_job(
     lambda: train_model(
         snakemake.input.filtered,  # noqa: F821
         dict(snakemake.params.model),  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule umap: the UMAP layout of the kNN graph."""
 
-from atacflow.errors import run_step
+from atacflow.errors import run_job
 from atacflow.steps.umap import umap
 
-run_step(
+run_job(
     lambda: umap(
         snakemake.input.clusters,  # noqa: F821
         snakemake.params.min_dist,  # noqa: F821
