@@ -189,7 +189,8 @@ class PoissonReconstruction(torch.autograd.Function):
         maximum = logits.amax(dim=0, keepdim=True)
         probabilities = (logits - maximum).exp_()
         total = probabilities.sum(dim=0, keepdim=True)
-        ctx.save_for_backward(probabilities.div_(total), cells, entries, counts, library_size)
+        if ctx.needs_input_grad[0]:  # not in evaluation, under no_grad
+            ctx.save_for_backward(probabilities.div_(total), cells, entries, counts, library_size)
         normalizer = (maximum + total.log()).squeeze(0)
         observed = torch.zeros_like(library_size).index_add_(0, cells, counts * logits.view(-1).index_select(0, entries))
         return library_size * normalizer - observed

@@ -68,27 +68,39 @@ class DeviceCSR:
     def minibatches(self, order, batch_size, chunk_batches=32):
         """The rows `order` (a tensor of row indices on the device) in consecutive minibatches of `batch_size`:
         (row indices, SparseRows, library sizes, constants c(x)) each, the SparseRows the same as `rows` gives. The entries
-        of `chunk_batches` minibatches are gathered at once and each minibatch is sliced from them: a few large
-        gathers instead of a dozen small ones per step, and memory bounded by the chunk."""
+        of `chunk_batches` minibatches are gathered at once, each with its cell's number within its minibatch and its
+        position in a full minibatch's (regions, B) logits, and each minibatch is a slice of them: a few large gathers
+        instead of a dozen small ones per step, no arithmetic per minibatch but for a last, shorter one, and memory
+        bounded by the chunk."""
         for chunk in order.split(batch_size * chunk_batches):
-            gathered = self.rows(chunk)
-            bounds = gathered.offsets[::batch_size].tolist() + [len(gathered.cells)]
+            offsets, cells, positions = self._entries(chunk, torch.arange(len(chunk), device=self.device) % batch_size)
+            regions, counts, inputs = self.indices[positions], self.values[positions], self.inputs[positions]
+            entries = regions * batch_size + cells
+            bounds = offsets[::batch_size].tolist() + [len(cells)]
             library_size, constant = self.library_size[chunk], self.library_constant[chunk]
             for first, start, end in zip(range(0, len(chunk), batch_size), bounds[:-1], bounds[1:], strict=True):
-                last = min(first + batch_size, len(chunk))
-                cells = gathered.cells[start:end] - first
-                regions = gathered.regions[start:end]
-                batch = SparseRows(last - first, self.shape[1], gathered.offsets[first:last] - start, cells, regions,
-                                   regions * (last - first) + cells, gathered.counts[start:end],
-                                   gathered.inputs[start:end])
-                yield chunk[first:last], batch, library_size[first:last], constant[first:last]
+                n_cells = min(batch_size, len(chunk) - first)
+                batch_entries = entries[start:end] if n_cells == batch_size else \
+                    regions[start:end] * n_cells + cells[start:end]
+                batch = SparseRows(n_cells, self.shape[1], offsets[first:first + n_cells] - start, cells[start:end],
+                                   regions[start:end], batch_entries, counts[start:end], inputs[start:end])
+                yield chunk[first:first + n_cells], batch, library_size[first:first + n_cells], \
+                    constant[first:first + n_cells]
 
     def rows(self, rows):
         """The given rows (a tensor of row indices on the device) as SparseRows, in the order given."""
-        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
-        offsets = torch.cumsum(lengths, 0) - lengths
-        cells = torch.repeat_interleave(torch.arange(len(rows), device=self.device), lengths)
-        entries = torch.arange(len(cells), device=self.device) - offsets[cells] + starts[cells]
-        regions = self.indices[entries]
+        offsets, cells, positions = self._entries(rows, torch.arange(len(rows), device=self.device))
+        regions = self.indices[positions]
         return SparseRows(len(rows), self.shape[1], offsets, cells, regions, regions * len(rows) + cells,
-                          self.values[entries], self.inputs[entries])
+                          self.values[positions], self.inputs[positions])
+
+    def _entries(self, rows, numbers):
+        """The entries of `rows`, row after row: where each row's entries begin among them, each entry's row
+        `numbers` (one per row) and each entry's position in the CSR arrays (the row's start in them plus the
+        entry's rank in its row)."""
+        starts = self.indptr[rows]
+        lengths = self.indptr[rows + 1] - starts
+        offsets = torch.cumsum(lengths, 0) - lengths
+        positions = torch.repeat_interleave(starts - offsets, lengths)
+        positions += torch.arange(len(positions), device=self.device)
+        return offsets, torch.repeat_interleave(numbers, lengths), positions
