@@ -10,6 +10,8 @@ process, and the decoder's output product in both layouts.
    order of the two alternating; every round gives a ratio (today / baseline, milliseconds per step), and the
    table shows their median and quartiles beside the ratio of the medians: this machine's speed drifts within
    minutes, so only ratios from the same rounds compare.
+3. Making the minibatches of one epoch over every cell (`DeviceCSR.minibatches`, the batches built and dropped),
+   today's `sparse_batches.py` against the baseline's, interleaved the same way: milliseconds per epoch.
 
 Usage: .venv-bench/bin/python benchmarks/bench_training_step.py [DATA_FOLDER] [--baseline 385fba9] [--rounds 40]
 """
@@ -108,6 +110,44 @@ def step_timer(module_code, batches_code, counts, seed=0):
     return run
 
 
+def minibatch_timer(batches_code, counts, seed=0):
+    """A function making one epoch's minibatches of every cell (a fixed order) with `batches_code`; returns
+    milliseconds per epoch."""
+    data = batches_code.DeviceCSR(counts, torch.device("cpu"))
+    order = torch.randperm(counts.shape[0], generator=torch.Generator().manual_seed(seed))
+
+    def run():
+        started = time.perf_counter()
+        for _ in data.minibatches(order, BATCH):
+            pass
+        return (time.perf_counter() - started) * 1e3
+
+    return run
+
+
+def interleaved(timers, rounds):
+    """Each timer's results over `rounds`, the timers' order reversed every other round."""
+    times = {name: [] for name in timers}
+    for round_number in range(rounds):
+        for name in sorted(timers, reverse=round_number % 2 == 1):
+            times[name].append(timers[name]())
+    return times
+
+
+def comparison_table(times, baseline, unit):
+    """Medians of today and the baseline, and the median and quartiles of the rounds' ratios."""
+    ratios = [a / b for a, b in zip(times["today"], times["baseline"])]
+    quartiles = statistics.quantiles(ratios, n=4)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return pd.DataFrame([
+        {"code": f"baseline ({baseline})", unit: medians["baseline"]},
+        {"code": "today", unit: medians["today"]},
+        {"code": "today / baseline, median of the rounds' ratios", unit: statistics.median(ratios)},
+        {"code": "  quartiles of the rounds' ratios", unit: f"{quartiles[0]:.3f} - {quartiles[2]:.3f}"},
+        {"code": "today / baseline, ratio of the medians", unit: medians["today"] / medians["baseline"]},
+    ]).set_index("code")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("data", nargs="?", default=str(DEFAULT_DATA))
@@ -124,24 +164,15 @@ def main():
     from atacflow import module, sparse_batches
 
     with tempfile.TemporaryDirectory() as folder:
-        baseline = step_timer(*load_library_at(args.baseline, folder), counts)
-        today = step_timer(module, sparse_batches, counts)
-        timers = {"baseline": baseline, "today": today}
-        times = {name: [] for name in timers}
-        for round_number in range(args.rounds):
-            for name in sorted(timers, reverse=round_number % 2 == 1):
-                times[name].append(timers[name]())
-    ratios = [a / b for a, b in zip(times["today"], times["baseline"])]
-    quartiles = statistics.quantiles(ratios, n=4)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    table = pd.DataFrame([
-        {"code": f"baseline ({args.baseline})", "ms per step, median": medians["baseline"]},
-        {"code": "today", "ms per step, median": medians["today"]},
-        {"code": "today / baseline, median of the rounds' ratios", "ms per step, median": statistics.median(ratios)},
-        {"code": "  quartiles of the rounds' ratios", "ms per step, median": f"{quartiles[0]:.3f} - {quartiles[2]:.3f}"},
-        {"code": "today / baseline, ratio of the medians", "ms per step, median": medians["today"] / medians["baseline"]},
-    ]).set_index("code")
-    print_table(f"training step, {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps", table)
+        baseline_module, baseline_batches = load_library_at(args.baseline, folder)
+        steps = interleaved({"baseline": step_timer(baseline_module, baseline_batches, counts),
+                             "today": step_timer(module, sparse_batches, counts)}, args.rounds)
+        epochs = interleaved({"baseline": minibatch_timer(baseline_batches, counts),
+                              "today": minibatch_timer(sparse_batches, counts)}, args.rounds)
+    print_table(f"training step, {args.rounds} interleaved rounds of {STEPS_PER_ROUND} steps",
+                comparison_table(steps, args.baseline, "ms per step, median"))
+    print_table(f"one epoch's minibatches ({counts.shape[0]} cells), {args.rounds} interleaved rounds",
+                comparison_table(epochs, args.baseline, "ms per epoch, median"))
 
 
 if __name__ == "__main__":

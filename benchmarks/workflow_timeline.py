@@ -10,7 +10,7 @@ committed config as it is). Round 0 of a fresh virtualenv includes umap-learn's 
 machine; the table printed is the last round's.
 
 Usage: .venv-bench/bin/python benchmarks/workflow_timeline.py [MTX_FOLDER] [--rounds 2]
-           [--snakemake .venv/bin/snakemake]
+           [--snakemake .venv/bin/snakemake] [--scheduler ilp|greedy] (Snakemake's job selector; its default: ilp)
 Writes benchmarks/out/workflow_timeline.tsv (the last round).
 """
 
@@ -52,7 +52,7 @@ def process_name(command):
     return script.group(1) if script else "snakemake" if "snakemake" in command else command[:60]
 
 
-def run_once(folder, data, snakemake):
+def run_once(folder, data, snakemake, scheduler=None):
     """Wall seconds of one run and one row per Python process (started, ended: seconds since the run began)."""
     shutil.rmtree(folder / "results", ignore_errors=True)
     shutil.rmtree(folder / ".snakemake", ignore_errors=True)
@@ -62,7 +62,8 @@ def run_once(folder, data, snakemake):
     sheet.write_text(f"sample\tpath\n{SAMPLE}\t{data}\n")
     environment = {**os.environ, "PYTHONPATH": str(SITE)}
     began = time.time()
-    completed = subprocess.run([snakemake, "--cores", "2", "--config", f"samples={sheet}"], cwd=folder,
+    command = [snakemake, "--cores", "2", "--config", f"samples={sheet}"]
+    completed = subprocess.run(command + (["--scheduler", scheduler] if scheduler else []), cwd=folder,
                                env=environment, capture_output=True, text=True)
     wall = time.time() - began
     if completed.returncode:
@@ -85,6 +86,7 @@ def main():
     parser.add_argument("data", nargs="?", default=str(DEFAULT_DATA))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--snakemake", default=str(REPO / ".venv" / "bin" / "snakemake"))
+    parser.add_argument("--scheduler", choices=("ilp", "greedy"))
     args = parser.parse_args()
     print(machine_description(), flush=True)
     folder = WORK / "atacflow_timeline"
@@ -92,7 +94,7 @@ def main():
     SITE.mkdir(parents=True, exist_ok=True)
     (SITE / "sitecustomize.py").write_text(STAMPING_MODULE)
     for round_number in range(args.rounds):
-        wall, table = run_once(folder, Path(args.data).resolve(), args.snakemake)
+        wall, table = run_once(folder, Path(args.data).resolve(), args.snakemake, args.scheduler)
         print(f"round {round_number}: {wall:.2f} s wall", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT / "workflow_timeline.tsv", sep="\t", index=False)

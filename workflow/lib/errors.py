@@ -42,8 +42,8 @@ def run_step(function, log_path=None):
 def run_job(function, log_path):
     """run_step in a Snakemake job's own process, which ends as soon as the step has succeeded: the log and the
     standard streams flushed, then os._exit(0). That skips the interpreter's teardown, in which every module's
-    objects are freed one by one and which the next job on the chain waits for: 0.14 s for a process that imported
-    anndata, 0.28 s for torch, 0.43 s for torch, anndata and matplotlib together (benchmarks/workflow_timeline.py).
+    objects are freed one by one and which the next job on the chain waits for: 0.12 s for a process that imported
+    anndata, 0.38 s for torch and anndata, 0.42 s with matplotlib too (benchmarks/bench_process_exit.py).
     Nothing is lost: every output is written under a temporary name, closed and renamed before the step returns
     (steps/files.atomic_path), and no atexit handler of ours has work left. A process with child processes still
     running (joblib's workers, kept for reuse after PyDESeq2's fits) ends the usual way, whose teardown stops them."""
