@@ -33,8 +33,10 @@ from bench_workflow import SAMPLE, WORK, copy_workflow  # noqa: E402
 STAMPS = WORK / "timeline_stamps"
 SITE = WORK / "timeline_site"
 STAMPING_MODULE = f'''import atexit, os, sys, time
-_started = time.time()
+_started, _pid = time.time(), os.getpid()
 def _stamp():
+    if os.getpid() != _pid:  # a forked child ending with os._exit: not a process of its own to stamp
+        return
     with open(os.path.join({str(STAMPS)!r}, f"{{os.getpid()}}.tsv"), "w") as out:
         out.write(f"{{_started}}\\t{{time.time()}}\\t{{' '.join(sys.argv)}}\\n")
 atexit.register(_stamp)

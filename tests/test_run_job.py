@@ -1,6 +1,7 @@
 """errors.run_job, the wrapper every rule's script calls: a succeeded step ends its process at once (no interpreter
-teardown, so no atexit handler runs) with its log and output complete, unless a child process it started still runs
-(then the usual teardown stops it); a failed one exits 1 with its message alone."""
+teardown, so no atexit handler runs) with its log and output complete, unless it left a child process or a
+non-daemon thread behind (then the process ends the usual way, which stops or joins them); a failed step exits 1
+with its message alone."""
 
 import os
 import subprocess
@@ -21,8 +22,12 @@ def step():
         raise InputError("counts.mtx: found 3 columns, expected 2")
     if sys.argv[2] == "child":  # a worker left running, as joblib keeps its workers for reuse
         import subprocess
-        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         atexit.register(worker.kill)
+    if sys.argv[2] == "thread":  # a non-daemon thread still writing
+        import threading, time
+        threading.Thread(target=lambda: (time.sleep(0.5), (folder / "late.txt").write_text("done"))).start()
     (folder / "out.tsv").write_text("a\\tb\\n")
 
 run_job(step, folder / "step.log")
@@ -48,6 +53,13 @@ def test_a_step_that_left_a_child_process_running_ends_the_usual_way(tmp_path):
     completed = _run(tmp_path, "child")
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "out.tsv").read_text() == "a\tb\n"
+    assert (tmp_path / "teardown_ran").exists()
+
+
+def test_a_step_that_left_a_thread_running_ends_when_the_thread_has_ended(tmp_path):
+    completed = _run(tmp_path, "thread")
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "late.txt").read_text() == "done"
     assert (tmp_path / "teardown_ran").exists()
 
 

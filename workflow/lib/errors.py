@@ -4,6 +4,7 @@ job's process."""
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 
@@ -44,11 +45,12 @@ def run_job(function, log_path):
     standard streams flushed, then os._exit(0). That skips the interpreter's teardown, in which every module's
     objects are freed one by one and which the next job on the chain waits for: 0.12 s for a process that imported
     anndata, 0.38 s for torch and anndata, 0.42 s with matplotlib too (benchmarks/bench_process_exit.py).
-    Nothing is lost: every output is written under a temporary name, closed and renamed before the step returns
-    (steps/files.atomic_path), and no atexit handler of ours has work left. A process with child processes still
-    running (joblib's workers, kept for reuse after PyDESeq2's fits) ends the usual way, whose teardown stops them."""
+    Nothing is lost: every output is written and closed before the step returns (most under a temporary name,
+    then renamed: steps/files.atomic_path), and no atexit handler of ours has work left. A process that still has
+    a child process (joblib's workers, kept for reuse after PyDESeq2's fits) or a non-daemon thread ends the usual
+    way, whose teardown stops or joins them."""
     run_step(function, log_path)
-    if os.name != "posix" or _has_running_children():
+    if _has_children() or _has_other_threads():
         return
     logging.shutdown()
     sys.stdout.flush()
@@ -56,12 +58,19 @@ def run_job(function, log_path):
     os._exit(0)
 
 
-def _has_running_children():
-    """Whether a child process of this one still runs (children that have ended are reaped on the way)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:  # no children at all
-            return False
-        if pid == 0:
-            return True
+def _has_children():
+    """Whether this process has a child process, running or ended but not yet waited for (none is reaped here).
+    True where the system cannot tell (os.waitid is missing: Windows, and macOS before Python 3.13)."""
+    if not hasattr(os, "waitid"):
+        return True
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _has_other_threads():
+    """Whether a non-daemon thread besides the main one is alive (the usual exit would wait for it)."""
+    return any(thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+               for thread in threading.enumerate())

@@ -180,16 +180,16 @@ class PoissonVAE(nn.Module):
 
 class PoissonReconstruction(torch.autograd.Function):
     """l logsumexp(logits) - sum_r x_r logit_r per cell, for logits given (regions, B) and x by its nonzero entries:
-    `entries` index the flattened (regions, B) logits, `cells` name each entry's cell. The forward pass keeps
-    softmax(logits) from its single exp pass, and the backward pass is l softmax(logits) - x, the counts subtracted
-    at their entries only (autograd would exponentiate again)."""
+    `entries` index the flattened (regions, B) logits, `cells` name each entry's cell. When a gradient is needed the
+    forward pass keeps softmax(logits) from its single exp pass, and the backward pass is l softmax(logits) - x, the
+    counts subtracted at their entries only (autograd would exponentiate again)."""
 
     @staticmethod
     def forward(ctx, logits, cells, entries, counts, library_size):
         maximum = logits.amax(dim=0, keepdim=True)
         probabilities = (logits - maximum).exp_()
         total = probabilities.sum(dim=0, keepdim=True)
-        if ctx.needs_input_grad[0]:  # not in evaluation, under no_grad
+        if any(ctx.needs_input_grad):  # none under no_grad (evaluation): the loss alone is needed
             ctx.save_for_backward(probabilities.div_(total), cells, entries, counts, library_size)
         normalizer = (maximum + total.log()).squeeze(0)
         observed = torch.zeros_like(library_size).index_add_(0, cells, counts * logits.view(-1).index_select(0, entries))

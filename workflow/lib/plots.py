@@ -130,10 +130,8 @@ def plot_umap_region_fragments(adata, regions, path):
     n_rows = int(np.ceil(len(regions) / n_columns))
     figure, axes = plt.subplots(n_rows, n_columns, figsize=(4 * n_columns, 3.6 * n_rows), squeeze=False)
     umap = adata.obsm["X_umap"]
-    positions = adata.var_names.get_indexer(list(regions.values()))
-    if (positions < 0).any():
-        raise KeyError(f"regions not in the matrix: {[r for r, i in zip(regions.values(), positions) if i < 0]}")
-    columns = adata.X[:, positions].toarray()  # one slice for every panel, not one per region (0.1 s at 14k cells)
+    # the regions are the DA tables' own, names of this matrix; one slice for every panel, not one per region
+    columns = adata.X[:, adata.var_names.get_indexer(list(regions.values()))].toarray()
     for axis, (title, region), column in zip(axes.ravel(), regions.items(), columns.T):
         fragments = np.log1p(column)
         order = np.argsort(fragments)

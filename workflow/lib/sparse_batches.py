@@ -67,11 +67,10 @@ class DeviceCSR:
 
     def minibatches(self, order, batch_size, chunk_batches=32):
         """The rows `order` (a tensor of row indices on the device) in consecutive minibatches of `batch_size`:
-        (row indices, SparseRows, library sizes, constants c(x)) each, the SparseRows the same as `rows` gives. The entries
-        of `chunk_batches` minibatches are gathered at once, each with its cell's number within its minibatch and its
-        position in a full minibatch's (regions, B) logits, and each minibatch is a slice of them: a few large gathers
-        instead of a dozen small ones per step, no arithmetic per minibatch but for a last, shorter one, and memory
-        bounded by the chunk."""
+        (row indices, SparseRows, library sizes, constants c(x)) each, the SparseRows the same as `rows` gives.
+        The entries of `chunk_batches` minibatches are gathered at once, each with its cell's number within its
+        minibatch and its position in a full minibatch's (regions, B) logits, and each minibatch is sliced from
+        them: a few large gathers instead of a dozen small ones per step, and memory bounded by the chunk."""
         for chunk in order.split(batch_size * chunk_batches):
             offsets, cells, positions = self._entries(chunk, torch.arange(len(chunk), device=self.device) % batch_size)
             regions, counts, inputs = self.indices[positions], self.values[positions], self.inputs[positions]
@@ -79,13 +78,14 @@ class DeviceCSR:
             bounds = offsets[::batch_size].tolist() + [len(cells)]
             library_size, constant = self.library_size[chunk], self.library_constant[chunk]
             for first, start, end in zip(range(0, len(chunk), batch_size), bounds[:-1], bounds[1:], strict=True):
-                n_cells = min(batch_size, len(chunk) - first)
-                batch_entries = entries[start:end] if n_cells == batch_size else \
-                    regions[start:end] * n_cells + cells[start:end]
-                batch = SparseRows(n_cells, self.shape[1], offsets[first:first + n_cells] - start, cells[start:end],
-                                   regions[start:end], batch_entries, counts[start:end], inputs[start:end])
-                yield chunk[first:first + n_cells], batch, library_size[first:first + n_cells], \
-                    constant[first:first + n_cells]
+                rows, batch_entries = slice(first, first + batch_size), slice(start, end)
+                n_cells = len(chunk[rows])
+                positions_in_logits = entries[batch_entries] if n_cells == batch_size else \
+                    regions[batch_entries] * n_cells + cells[batch_entries]  # the last, shorter minibatch
+                batch = SparseRows(n_cells, self.shape[1], offsets[rows] - start, cells[batch_entries],
+                                   regions[batch_entries], positions_in_logits, counts[batch_entries],
+                                   inputs[batch_entries])
+                yield chunk[rows], batch, library_size[rows], constant[rows]
 
     def rows(self, rows):
         """The given rows (a tensor of row indices on the device) as SparseRows, in the order given."""
