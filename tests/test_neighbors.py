@@ -68,6 +68,17 @@ def test_copies_are_at_distance_zero_in_many_dimensions():
     np.testing.assert_allclose(ours.toarray(), theirs.toarray(), atol=1e-5)
 
 
+def test_a_cell_with_more_copies_than_neighbors_comes_first_among_them():
+    """Eight copies of one cell, five neighbours: each copy lists itself first, then four other copies at 0."""
+    rng = np.random.default_rng(2)
+    latent = np.vstack([np.repeat(rng.normal(size=(1, 7)), 8, axis=0), rng.normal(5.0, 1.0, size=(40, 7))])
+    indices, distances = exact_knn(latent, 5)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(len(latent)))
+    for copy in range(8):
+        assert set(indices[copy, 1:]) <= set(range(8)) - {copy} and len(set(indices[copy, 1:])) == 4
+    np.testing.assert_array_equal(distances[:8], 0.0)
+
+
 def test_more_neighbors_than_cells_names_the_setting():
     with pytest.raises(InputError, match=r"cluster.n_neighbors: found 30 for 20 cells"):
         exact_knn(np.zeros((20, 3)), 30)

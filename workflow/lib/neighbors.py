@@ -23,7 +23,6 @@ from .errors import InputError
 BISECTION_STEPS = 64
 SUM_TOLERANCE = 1e-5
 MIN_SIGMA_SCALE = 1e-3
-KD_TREE_MAX_DIMENSIONS = 15
 METRICS = ("euclidean", "cosine")
 
 
@@ -31,11 +30,12 @@ def exact_knn(latent, n_neighbors, n_jobs=1):
     """(indices, distances), each (cells, n_neighbors): column 0 is the cell itself at distance 0, then
     its n_neighbors - 1 nearest other cells by Euclidean distance, nearest first.
 
-    A tree search (KD-tree up to 15 dimensions, ball tree above) computes each distance directly, so copies of
-    a cell are at distance exactly 0 (scikit-learn's brute force expands |x|^2 - 2xy + |y|^2, which does not).
-    scikit-learn is imported here, not with the module: a job that needs no neighbours (the integration table of
-    one sample) saves its import, with scipy.stats a third of that job."""
-    from sklearn.neighbors import NearestNeighbors
+    SciPy's KD-tree (`n_jobs` threads) computes each distance directly, so copies of a cell are at distance exactly
+    0 (scikit-learn's brute force expands |x|^2 - 2xy + |y|^2, which does not). Its query of the n_neighbors
+    nearest points holds the cell itself, which is taken out, unless copies of the cell fill them all; then the
+    last of them goes. scipy.spatial is imported here, not with the module: a job that needs no neighbours (the
+    integration table of one sample) saves its import."""
+    from scipy.spatial import KDTree
 
     n_cells = latent.shape[0]
     if not 2 <= n_neighbors <= n_cells:
@@ -43,11 +43,13 @@ def exact_knn(latent, n_neighbors, n_jobs=1):
             f"config cluster.n_neighbors: found {n_neighbors} for {n_cells} cells; expected 2 to {n_cells} "
             "(the cell itself counts as one)"
         )
-    algorithm = "kd_tree" if latent.shape[1] <= KD_TREE_MAX_DIMENSIONS else "ball_tree"
-    search = NearestNeighbors(n_neighbors=n_neighbors - 1, algorithm=algorithm, n_jobs=n_jobs).fit(latent)
-    distances, indices = search.kneighbors()
-    return (np.hstack([np.arange(n_cells)[:, None], indices]),
-            np.hstack([np.zeros((n_cells, 1), dtype=distances.dtype), distances]))
+    distances, indices = KDTree(latent).query(latent, k=n_neighbors, workers=n_jobs)
+    cells = np.arange(n_cells)
+    itself = indices == cells[:, None]
+    itself[~itself.any(axis=1), -1] = True
+    others = ~itself
+    return (np.hstack([cells[:, None], indices[others].reshape(n_cells, -1)]),
+            np.hstack([np.zeros((n_cells, 1), dtype=distances.dtype), distances[others].reshape(n_cells, -1)]))
 
 
 def smooth_knn_sigmas(distances):
