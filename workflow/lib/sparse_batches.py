@@ -78,8 +78,8 @@ class DeviceCSR:
             bounds = offsets[::batch_size].tolist() + [len(cells)]
             library_size, constant = self.library_size[chunk], self.library_constant[chunk]
             for first, start, end in zip(range(0, len(chunk), batch_size), bounds[:-1], bounds[1:], strict=True):
-                rows, batch_entries = slice(first, first + batch_size), slice(start, end)
-                n_cells = len(chunk[rows])
+                n_cells = min(batch_size, len(chunk) - first)
+                rows, batch_entries = slice(first, first + n_cells), slice(start, end)
                 positions_in_logits = entries[batch_entries] if n_cells == batch_size else \
                     regions[batch_entries] * n_cells + cells[batch_entries]  # the last, shorter minibatch
                 batch = SparseRows(n_cells, self.shape[1], offsets[rows] - start, cells[batch_entries],
