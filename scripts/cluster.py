@@ -1,4 +1,4 @@
-"""Rule cluster: neighbors and Leiden on the latent."""
+"""Rule cluster: Leiden on the kNN graph."""
 
 from atacflow.errors import run_job
 from atacflow.steps.cluster import cluster
@@ -6,9 +6,9 @@ from atacflow.steps.cluster import cluster
 run_job(
     lambda: cluster(
         snakemake.input.latent,  # noqa: F821
-        dict(snakemake.params.cluster),  # noqa: F821
+        snakemake.input.neighbors,  # noqa: F821
+        snakemake.params.resolution,  # noqa: F821
         snakemake.params.seed,  # noqa: F821
-        snakemake.threads,  # noqa: F821
         snakemake.output[0],  # noqa: F821
     ),
     snakemake.log[0],  # noqa: F821

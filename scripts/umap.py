@@ -5,7 +5,7 @@ from atacflow.steps.umap import umap
 
 run_job(
     lambda: umap(
-        snakemake.input.clusters,  # noqa: F821
+        snakemake.input.neighbors,  # noqa: F821
         snakemake.params.min_dist,  # noqa: F821
         snakemake.params.seed,  # noqa: F821
         snakemake.output[0],  # noqa: F821

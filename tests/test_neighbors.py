@@ -8,10 +8,10 @@ import pytest
 import scipy.sparse as sp
 
 from atacflow import umap_layout as layout
-from atacflow.clustering import cluster_latent, leiden_graph
+from atacflow.clustering import add_leiden_clusters, leiden_graph
 from atacflow.errors import InputError
 from atacflow.keys import LATENT_KEY
-from atacflow.neighbors import exact_knn, fuzzy_connectivities, knn_distances, metric_knn
+from atacflow.neighbors import add_neighbor_graph, exact_knn, fuzzy_connectivities, knn_distances, metric_knn
 from atacflow.umap_layout import import_umap
 
 fuzzy_simplicial_set = import_umap().fuzzy_simplicial_set
@@ -89,7 +89,8 @@ def test_leiden_and_umap_equal_scanpy_on_the_same_graph():
     tl.leiden(flavor="igraph", n_iterations=2, directed=False) and tl.umap give on our graph."""
     import scanpy as sc
 
-    ours = cluster_latent(ad.AnnData(obsm={LATENT_KEY: _latent()}), n_neighbors=15, resolution=0.8, seed=3)
+    ours = add_neighbor_graph(ad.AnnData(obsm={LATENT_KEY: _latent()}), LATENT_KEY, n_neighbors=15, seed=3)
+    ours = add_leiden_clusters(ours, resolution=0.8, seed=3)
     reference = ours.copy()
     layout.add_umap(ours, min_dist=0.3, seed=3)
     sc.tl.leiden(reference, resolution=0.8, flavor="igraph", n_iterations=2, directed=False, random_state=3)

@@ -8,9 +8,11 @@ import pytest
 
 from conftest import DONORS, GRANJA_1K, GRANJA_DONORS, ROOT, run_snakemake, write_sample_sheet
 
-AFTER_UMAP = {"umap", "plot_da", "plot_umap", "all"}
-AFTER_CLUSTERING = {"differential_accessibility", "integration", "condition_da"} | AFTER_UMAP
-AFTER_TRAINING = {"train_model", "cluster", "plot_training"} | AFTER_CLUSTERING
+FIGURES = {"clustered", "plot_da", "plot_umap", "all"}  # what reads the clusters and the UMAP
+AFTER_UMAP = {"umap"} | FIGURES
+AFTER_CLUSTERING = {"cluster", "differential_accessibility", "integration", "condition_da"} | FIGURES
+AFTER_NEIGHBORS = {"neighbors"} | AFTER_CLUSTERING | AFTER_UMAP
+AFTER_TRAINING = {"train_model", "plot_training"} | AFTER_NEIGHBORS
 
 
 def planned_rules(workdir, configfiles=(), sheet=None):
@@ -33,8 +35,10 @@ def test_nothing_reruns_without_a_change(workflow_run):
     [
         ("da:\n  delta: 0.7\n", {"differential_accessibility", "plot_da", "all"}),
         ("plots:\n  n_top_regions: 5\n", {"plot_da", "all"}),
-        ("cluster:\n  resolution: 0.5\n", {"cluster"} | AFTER_CLUSTERING),
-        ("cluster:\n  min_dist: 0.4\n", AFTER_UMAP),
+        ("cluster:\n  resolution: 0.5\n", AFTER_CLUSTERING),  # no new graph, no new layout
+        ("cluster:\n  min_dist: 0.4\n", AFTER_UMAP),  # no new graph, no new clusters
+        ("cluster:\n  n_neighbors: 20\n", AFTER_NEIGHBORS),
+        ("cluster:\n  metric: cosine\n", AFTER_NEIGHBORS),
         ("train:\n  max_epochs: 201\n", AFTER_TRAINING),
         ("model:\n  n_hidden: 40\n", AFTER_TRAINING),
         ("filter:\n  min_cell_fragments: 25\n", {"filter_cells_regions"} | AFTER_TRAINING),
@@ -43,7 +47,8 @@ def test_nothing_reruns_without_a_change(workflow_run):
         ("train:\n  checkpoint_every_epochs: 3\n", set()),
         ("regions:\n  bed: unused_with_policy_overlap.bed\n", set()),
     ],
-    ids=["da-parameter", "plot-parameter", "cluster-parameter", "umap-parameter", "training-parameter",
+    ids=["da-parameter", "plot-parameter", "cluster-parameter", "umap-parameter", "neighbors-parameter",
+         "metric-parameter", "training-parameter",
          "model-parameter", "filter-parameter", "integration-parameter", "condition-parameter", "checkpoint-interval",
          "unused-region-bed"],
 )
@@ -74,8 +79,10 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("pseudobulk.py", {"condition_da", "all"}),
         ("steps/filter.py", FROM_FILTER),
         ("steps/train.py", AFTER_TRAINING),
-        ("steps/cluster.py", {"cluster"} | AFTER_CLUSTERING),
+        ("steps/neighbors.py", AFTER_NEIGHBORS),
+        ("steps/cluster.py", AFTER_CLUSTERING),
         ("steps/umap.py", AFTER_UMAP),
+        ("steps/clustered.py", FIGURES),
         ("steps/da.py", {"differential_accessibility", "plot_da", "all"}),
         ("steps/plot_training.py", {"plot_training", "all"}),
         ("steps/plot_umap.py", {"plot_umap", "all"}),
@@ -90,8 +97,8 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("module.py", AFTER_TRAINING),
         ("checkpoints.py", AFTER_TRAINING),
         ("optimizer.py", AFTER_TRAINING),
-        ("clustering.py", {"cluster"} | AFTER_CLUSTERING),
-        ("neighbors.py", {"cluster"} | AFTER_CLUSTERING),
+        ("clustering.py", AFTER_CLUSTERING),
+        ("neighbors.py", AFTER_NEIGHBORS),
         ("umap_layout.py", AFTER_UMAP),
         ("da.py", {"differential_accessibility", "plot_da", "all"}),
         ("plots.py", PLOTS),
@@ -128,7 +135,7 @@ def test_a_rule_declares_the_modules_its_script_imports_and_no_others():
     lib = ROOT / "workflow" / "lib"
     declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "plot_umap.py", lib)}
     assert declared == {"__init__.py", "errors.py", "keys.py", "plots.py", "steps/__init__.py", "steps/files.py",
-                        "steps/plot_umap.py"}
+                        "steps/clustered.py", "steps/plot_umap.py"}
     declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "train_model.py", lib)}
     assert {"model.py", "module.py", "training.py", "checkpoints.py", "sparse_batches.py"} <= declared
     assert not declared & {"plots.py", "da.py", "clustering.py", "matrix_io.py"}

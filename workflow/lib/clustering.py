@@ -1,5 +1,5 @@
-"""Leiden clusters (igraph) on the exact kNN graph of the PoissonVI latent (the UMAP of that graph is
-umap_layout's, a job of its own).
+"""Leiden clusters (igraph) on the exact kNN graph of the PoissonVI latent (the graph is neighbors', its UMAP
+umap_layout's: each a job of its own, so that a new resolution reruns neither).
 
 igraph is called directly rather than through scanpy, whose import alone took 4-5 s per Snakemake job; the call and
 its result are those of scanpy's `tl.leiden(flavor="igraph", n_iterations=2, directed=False)`.
@@ -11,8 +11,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from .keys import CLUSTER_KEY, LATENT_KEY
-from .neighbors import add_neighbor_graph
+from .keys import CLUSTER_KEY
 
 log = logging.getLogger(__name__)
 LEIDEN_ITERATIONS = 2
@@ -80,9 +79,8 @@ def leiden_labels(adata, resolution, seed=0):
     return adata.obs[CLUSTER_KEY]
 
 
-def cluster_latent(adata, n_neighbors=15, resolution=1.0, metric="euclidean", seed=0, n_jobs=1):
-    """Fill the kNN graph (by `metric`) of `obsm['X_poissonvi']` and `obs['leiden']` (in place)."""
-    add_neighbor_graph(adata, LATENT_KEY, n_neighbors, seed, n_jobs, metric)
+def add_leiden_clusters(adata, resolution=1.0, seed=0):
+    """Fill `obs['leiden']` (in place) from the kNN graph `obsp['connectivities']` (neighbors.add_neighbor_graph)."""
     counts = leiden_labels(adata, resolution, seed).value_counts().sort_index()
     log.info("Leiden (resolution %s): %d clusters; cells per cluster %s", resolution, len(counts), counts.to_dict())
     return adata

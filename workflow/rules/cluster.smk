@@ -1,6 +1,33 @@
+# The kNN graph is a job of its own, read by Leiden and by the UMAP layout: a new Leiden resolution reruns no layout,
+# a new min_dist no clustering.
+rule neighbors:
+    input:
+        latent="results/study/latent.h5ad",
+        lib=lib("neighbors"),
+    output:
+        "results/study/neighbors.h5ad",
+    log:
+        "results/study/logs/neighbors.log",
+    benchmark:
+        "results/study/benchmarks/neighbors.tsv"
+    priority: 10
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        neighbors=neighbor_settings(),
+        seed=config["seed"],
+    script:
+        "../../scripts/neighbors.py"
+
+
 rule cluster:
     input:
         latent="results/study/latent.h5ad",
+        neighbors="results/study/neighbors.h5ad",
         lib=lib("cluster"),
     output:
         "results/study/leiden.h5ad",
@@ -11,25 +38,25 @@ rule cluster:
     priority: 10
     conda:
         "../../envs/atacflow.yaml"
-    threads: config["threads"]
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
     params:
-        cluster=leiden_settings(),
+        resolution=config["cluster"]["resolution"],
         seed=config["seed"],
     script:
         "../../scripts/cluster.py"
 
 
 # The layout's epochs are single-threaded (seeded, hence reproducible): it runs beside the jobs that need only the
-# clusters (differential accessibility, integration), not before them.
+# clusters (Leiden itself, differential accessibility, integration), not after them.
 rule umap:
     input:
-        clusters="results/study/leiden.h5ad",
+        neighbors="results/study/neighbors.h5ad",
         lib=lib("umap"),
     output:
-        "results/study/clustered.h5ad",
+        "results/study/umap.h5ad",
     log:
         "results/study/logs/umap.log",
     benchmark:
@@ -46,6 +73,27 @@ rule umap:
         seed=config["seed"],
     script:
         "../../scripts/umap.py"
+
+
+rule clustered:
+    input:
+        clusters="results/study/leiden.h5ad",
+        umap="results/study/umap.h5ad",
+        lib=lib("clustered"),
+    output:
+        "results/study/clustered.h5ad",
+    log:
+        "results/study/logs/clustered.log",
+    benchmark:
+        "results/study/benchmarks/clustered.tsv"
+    conda:
+        "../../envs/atacflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../../scripts/clustered.py"
 
 
 rule integration:

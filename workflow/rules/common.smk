@@ -131,9 +131,10 @@ def training_settings():
     return {k: v for k, v in config["train"].items() if k != "checkpoint_every_epochs"}
 
 
-def leiden_settings():
-    """config cluster without min_dist, the UMAP layout's own parameter: changing it reruns no clustering."""
-    return {k: v for k, v in config["cluster"].items() if k != "min_dist"}
+def neighbor_settings():
+    """The kNN graph's parameters of config cluster: a change of the resolution (Leiden's) or of min_dist (the
+    layout's) reruns no graph."""
+    return {k: config["cluster"][k] for k in ("n_neighbors", "metric")}
 
 
 def threads_beside_umap(wildcards):

@@ -26,7 +26,8 @@ rule plot_training:
 
 rule plot_umap:
     input:
-        clustered="results/study/clustered.h5ad",
+        clusters="results/study/leiden.h5ad",
+        umap="results/study/umap.h5ad",
         lib=lib("plot_umap"),
     output:
         report(
@@ -53,7 +54,8 @@ rule plot_umap:
 
 rule plot_da:
     input:
-        clustered="results/study/clustered.h5ad",
+        clusters="results/study/leiden.h5ad",
+        umap="results/study/umap.h5ad",
         combined="results/study/da_combined.tsv",
         lib=lib("plot_da"),
     output:

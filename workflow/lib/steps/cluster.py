@@ -1,10 +1,11 @@
-"""Rule cluster: exact kNN graph of the latent and Leiden clusters."""
+"""Rule cluster: Leiden clusters of the kNN graph, joined to the latent's cells (leiden.h5ad)."""
 
-from ..clustering import cluster_latent
+from ..clustering import add_leiden_clusters
 from ..provenance import record_step
-from .files import read_h5ad, write_h5ad
+from .files import join_cell_results, read_h5ad, write_h5ad
 
 
-def cluster(latent_path, params, seed, threads, output):
-    adata = cluster_latent(read_h5ad(latent_path), seed=seed, n_jobs=threads, **params)
-    write_h5ad(record_step(adata, "cluster", {**params, "seed": seed}), output)
+def cluster(latent_path, neighbors_path, resolution, seed, output):
+    adata = join_cell_results(read_h5ad(latent_path), read_h5ad(neighbors_path), neighbors_path)
+    adata = add_leiden_clusters(adata, resolution, seed)
+    write_h5ad(record_step(adata, "cluster", {"resolution": resolution, "seed": seed}), output)

@@ -4,11 +4,12 @@ import pandas as pd
 
 from .. import plots
 from ..keys import CLUSTER_KEY
-from .files import atomic_path, read_h5ad
+from .clustered import read_clustered
+from .files import atomic_path
 
 
-def plot_da(clustered_path, combined_path, n_top_regions, dotplot_output, umap_output):
-    adata = read_h5ad(clustered_path)
+def plot_da(clusters_path, umap_path, combined_path, n_top_regions, dotplot_output, umap_output):
+    adata = read_clustered(clusters_path, umap_path)
     combined = pd.read_csv(combined_path, sep="\t", index_col="region")
     clusters = combined[(combined["groupby"] == CLUSTER_KEY) & (combined["group2"] == "rest")]
     tables = {name: table for name, table in clusters.groupby("comparison", sort=False)}

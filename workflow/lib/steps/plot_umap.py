@@ -3,11 +3,12 @@
 from .. import plots
 from ..errors import InputError
 from ..keys import CLUSTER_KEY
-from .files import atomic_path, read_h5ad
+from .clustered import read_clustered
+from .files import atomic_path
 
 
-def plot_umap(clustered_path, columns, output):
-    adata = read_h5ad(clustered_path)
+def plot_umap(clusters_path, umap_path, columns, output):
+    adata = read_clustered(clusters_path, umap_path)
     missing = [column for column in columns if column not in adata.obs]
     if missing:
         raise InputError(f"config plots.umap_columns: {missing} not in the cells' annotation {list(adata.obs.columns)}")
