@@ -1,9 +1,9 @@
-"""The cluster job's parts at scale: exact kNN, fuzzy connectivities, the igraph graph, Leiden and UMAP, timed
-one by one on a real latent of up to 1,000,000 cells.
+"""The parts of the neighbors, cluster and umap jobs at scale: exact kNN, fuzzy connectivities, the igraph graph,
+Leiden and UMAP, timed one by one on a real latent of up to 1,000,000 cells.
 
 The latent is a workflow's `latent.h5ad` (by default the one `bench_scale_workflow.py` leaves behind: 1,000,000
 cells grown from the Granja set by resampling, encoded by a model trained 3 epochs). For each size, a random
-subset of its cells (seed 0) runs in a fresh child process the same calls the cluster job makes, each timed
+subset of its cells (seed 0) runs in a fresh child process the same calls those jobs make, each timed
 alone. UMAP runs as the job runs it (its start chosen by size) for 1 and for 1 + `--umap-epochs` epochs: the
 difference gives the seconds per epoch, and the job's 200 epochs are extrapolated from them. Above 200,000
 cells, where the job starts from principal components, the spectral start it replaces is timed too, in its own
@@ -42,7 +42,7 @@ def read_latent(path):
 
 
 def time_parts(path, n_cells, umap_epochs):
-    """Seconds of each part of the cluster job on n_cells random cells of the latent at `path`."""
+    """Seconds of each part of the neighbors, cluster and umap jobs on n_cells random cells of the latent at `path`."""
     set_threads()
     from atacflow.clustering import leiden_graph, leiden_partition
     from atacflow.neighbors import fuzzy_connectivities, metric_knn
@@ -133,7 +133,7 @@ def main():
     table = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     table.to_csv(OUT / "cluster_scale.tsv", sep="\t", index=False)
-    print_table("The cluster job's parts (seconds; UMAP's 200 epochs extrapolated from 1 and 11)", table)
+    print_table("The graph's, Leiden's and UMAP's parts (seconds; UMAP's 200 epochs extrapolated from 1 and 11)", table)
 
 
 if __name__ == "__main__":

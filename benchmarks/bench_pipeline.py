@@ -94,7 +94,7 @@ def pipeline_ours(folder, max_epochs):
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
-        from atacflow.clustering import LATENT_KEY
+        from atacflow.keys import LATENT_KEY
         from atacflow.model import PoissonVI
         from atacflow.neighbors import add_neighbor_graph
         from atacflow.training import TrainingSettings

@@ -80,7 +80,8 @@ def pipeline_ours_scale(path, epochs):
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
-        from atacflow.clustering import LATENT_KEY, leiden_labels
+        from atacflow.clustering import leiden_labels
+        from atacflow.keys import LATENT_KEY
         from atacflow.model import PoissonVI
         from atacflow.neighbors import add_neighbor_graph
         from atacflow.training import TrainingSettings

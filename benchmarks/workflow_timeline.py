@@ -4,8 +4,8 @@ PYTHONPATH of the run, which stamps the time when the interpreter has set itself
 os._exit for a job's script).
 
 The gaps between one job's end and the next job's start on the chain (read -> fragments -> merge -> filter -> train
--> cluster -> umap / DA -> figures) are Snakemake's scheduling and the next interpreter's own start (~20 ms before
-the first stamp); a job's seconds include its imports. The same workflow copy and sheet as bench_workflow.py (the
+-> neighbors -> umap beside cluster and DA -> figures and clustered) are Snakemake's scheduling and the next
+interpreter's own start (~20 ms before the first stamp); a job's seconds include its imports. The same workflow copy and sheet as bench_workflow.py (the
 committed config as it is). Round 0 of a fresh virtualenv includes umap-learn's numba compilation, once per
 machine; the table printed is the last round's.
 

@@ -85,7 +85,7 @@ def test_more_neighbors_than_cells_names_the_setting():
 
 
 def test_leiden_and_umap_equal_scanpy_on_the_same_graph():
-    """Called directly (no scanpy import in the cluster job), Leiden and UMAP give exactly what scanpy's
+    """Called directly (no scanpy import in the cluster and umap jobs), Leiden and UMAP give exactly what scanpy's
     tl.leiden(flavor="igraph", n_iterations=2, directed=False) and tl.umap give on our graph."""
     import scanpy as sc
 

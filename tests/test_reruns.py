@@ -83,6 +83,7 @@ PLOTS = {"plot_training", "plot_umap", "plot_da", "integration", "condition_da",
         ("steps/cluster.py", AFTER_CLUSTERING),
         ("steps/umap.py", AFTER_UMAP),
         ("steps/clustered.py", FIGURES),
+        ("steps/cell_results.py", AFTER_NEIGHBORS),
         ("steps/da.py", {"differential_accessibility", "plot_da", "all"}),
         ("steps/plot_training.py", {"plot_training", "all"}),
         ("steps/plot_umap.py", {"plot_umap", "all"}),
@@ -135,7 +136,7 @@ def test_a_rule_declares_the_modules_its_script_imports_and_no_others():
     lib = ROOT / "workflow" / "lib"
     declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "plot_umap.py", lib)}
     assert declared == {"__init__.py", "errors.py", "keys.py", "plots.py", "steps/__init__.py", "steps/files.py",
-                        "steps/clustered.py", "steps/plot_umap.py"}
+                        "steps/cell_results.py", "steps/clustered.py", "steps/plot_umap.py"}
     declared = {str(Path(f).relative_to(lib)) for f in library_files(ROOT / "scripts" / "train_model.py", lib)}
     assert {"model.py", "module.py", "training.py", "checkpoints.py", "sparse_batches.py"} <= declared
     assert not declared & {"plots.py", "da.py", "clustering.py", "matrix_io.py"}

@@ -68,6 +68,17 @@ def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
     assert set(clustered.obs["sample"]) == set(DONORS)
     provenance = clustered.uns["atacflow"]
     assert provenance["cluster"]["resolution"] == 1.0 and provenance["umap"]["min_dist"] == 0.2
+    assert provenance["neighbors"]["n_neighbors"] == 15 and provenance["neighbors"]["metric"] == "euclidean"
+    # the graph and the layout travel without the matrix; clustered.h5ad joins them to the clusters
+    graph, layout = ad.read_h5ad(results / "neighbors.h5ad"), ad.read_h5ad(results / "umap.h5ad")
+    clusters = ad.read_h5ad(results / "leiden.h5ad")
+    assert graph.n_vars == layout.n_vars == 0 and not layout.obsp and "X_umap" not in clusters.obsm
+    assert list(graph.obs_names) == list(layout.obs_names) == list(clustered.obs_names)
+    assert (graph.obsp["connectivities"] != clustered.obsp["connectivities"]).nnz == 0
+    np.testing.assert_array_equal(layout.obsm["X_umap"], clustered.obsm["X_umap"])
+    assert clustered.n_vars == filtered.n_vars and (clustered.X != clusters.X).nnz == 0
+    assert {"distances", "connectivities"} <= set(clustered.obsp)
+    assert {"neighbors", "leiden", "umap"} <= set(clustered.uns)
     assert provenance["model"]["n_latent"] == n_latent
     assert provenance["versions"]["torch"]
 

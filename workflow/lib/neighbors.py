@@ -15,6 +15,8 @@ With the cosine metric the distance is 1 - cos(x_i, x_j), found as |u_i - u_j|^2
 length u = x / |x| (the same neighbours in the same order as the Euclidean search on u).
 """
 
+import logging
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -24,6 +26,7 @@ BISECTION_STEPS = 64
 SUM_TOLERANCE = 1e-5
 MIN_SIGMA_SCALE = 1e-3
 METRICS = ("euclidean", "cosine")
+log = logging.getLogger(__name__)
 
 
 def exact_knn(latent, n_neighbors, n_jobs=1):
@@ -128,4 +131,6 @@ def add_neighbor_graph(adata, use_rep, n_neighbors=15, seed=0, n_jobs=1, metric=
         "params": {"n_neighbors": n_neighbors, "method": "umap", "metric": metric, "random_state": seed,
                    "use_rep": use_rep, "knn": "exact"},
     }
+    log.info("kNN graph (%s, %d neighbours counting the cell itself): %d cells, %d edges", metric, n_neighbors,
+             adata.n_obs, adata.obsp["connectivities"].nnz)
     return adata

@@ -49,8 +49,8 @@ rule cluster:
         "../../scripts/cluster.py"
 
 
-# The layout's epochs are single-threaded (seeded, hence reproducible): it runs beside the jobs that need only the
-# clusters (Leiden itself, differential accessibility, integration), not after them.
+# The layout's epochs are single-threaded (seeded, hence reproducible): it runs beside Leiden and the jobs that need
+# only the clusters (differential accessibility, integration), not after them.
 rule umap:
     input:
         neighbors="results/study/neighbors.h5ad",

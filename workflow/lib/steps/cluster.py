@@ -2,7 +2,8 @@
 
 from ..clustering import add_leiden_clusters
 from ..provenance import record_step
-from .files import join_cell_results, read_h5ad, write_h5ad
+from .cell_results import join_cell_results
+from .files import read_h5ad, write_h5ad
 
 
 def cluster(latent_path, neighbors_path, resolution, seed, output):

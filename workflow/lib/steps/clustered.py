@@ -1,7 +1,8 @@
 """Rule clustered: the clusters and their UMAP in one AnnData (clustered.h5ad, as scanpy users open it); the plots
 read the two files the same way."""
 
-from .files import join_cell_results, read_h5ad, write_h5ad
+from .cell_results import join_cell_results
+from .files import read_h5ad, write_h5ad
 
 
 def read_clustered(clusters_path, umap_path):

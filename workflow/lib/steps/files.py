@@ -5,8 +5,6 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import InputError
-
 
 @contextmanager
 def atomic_path(path):
@@ -60,26 +58,3 @@ def read_h5ad(path):
 
     return ad.read_h5ad(path)
 
-
-def cell_results(adata, obsm=(), obsp=(), uns=()):
-    """An AnnData of `adata`'s cells that holds only the named obsm, obsp and uns entries and the provenance: a job's
-    results per cell without the matrix, which the jobs after it join back (join_cell_results)."""
-    import anndata as ad
-
-    return ad.AnnData(obs=adata.obs[[]], obsm={key: adata.obsm[key] for key in obsm},
-                      obsp={key: adata.obsp[key] for key in obsp},
-                      uns={key: adata.uns[key] for key in (*uns, "atacflow") if key in adata.uns})
-
-
-def join_cell_results(adata, results, results_path):
-    """`adata` (in place) with the obsm, obsp and uns entries of `results` (cell_results of the same cells, read from
-    `results_path`), the provenance of both merged."""
-    if not results.obs_names.equals(adata.obs_names):
-        raise InputError(f"{results_path}: its {results.n_obs} cells are not the study's {adata.n_obs} in the same "
-                         "order; it comes from another run: delete it and run the workflow again")
-    provenance = {**adata.uns.get("atacflow", {}), **results.uns.get("atacflow", {})}
-    adata.obsm.update(results.obsm)
-    adata.obsp.update(results.obsp)
-    adata.uns.update(results.uns)
-    adata.uns["atacflow"] = provenance
-    return adata

@@ -2,7 +2,8 @@
 
 from ..provenance import record_step
 from ..umap_layout import add_umap
-from .files import cell_results, read_h5ad, write_h5ad
+from .cell_results import cell_results
+from .files import read_h5ad, write_h5ad
 
 
 def umap(neighbors_path, min_dist, seed, output):
