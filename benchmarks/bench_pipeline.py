@@ -37,7 +37,7 @@ from bench_common import DEFAULT_DATA, OUT, THREADS, machine_description, print_
 
 MIN_REGION_CELL_FRACTION = 0.01
 N_NEIGHBORS, MIN_DIST, SEED = 15, 0.2, 0
-STAGES = ("import", "read", "fragments+filter", "train", "latent", "cluster", "DA")
+STAGES = ("import", "read", "fragments+filter", "train", "latent", "decoded", "cluster", "DA")
 TOOLS = {"ours": "atacflow", "scvi": "scvi-tools", "snapatac2": "snapatac2"}
 
 
@@ -94,7 +94,7 @@ def pipeline_ours(folder, max_epochs):
         from atacflow.filtering import filter_cells_and_regions
         from atacflow.fragments import to_fragments
         from atacflow.matrix_io import read_peak_matrix
-        from atacflow.keys import LATENT_KEY
+        from atacflow.keys import DECODED_KEY, LATENT_KEY
         from atacflow.model import PoissonVI
         from atacflow.neighbors import add_neighbor_graph
         from atacflow.training import TrainingSettings
@@ -120,8 +120,10 @@ def pipeline_ours(folder, max_epochs):
                          "kept_val_recon": summary["best_validation_reconstruction_loss"]})
     with stages.stage("latent"):
         adata.obsm[LATENT_KEY] = model.get_latent(adata)
+    with stages.stage("decoded"):  # the graph's coordinates (cluster.representation: decoded), as rule train_model
+        adata.obsm[DECODED_KEY] = model.decoded_profiles(adata.obsm[LATENT_KEY])
     with stages.stage("cluster"):
-        labels = _cluster(adata, stages, lambda a: add_neighbor_graph(a, LATENT_KEY, N_NEIGHBORS, SEED, THREADS))
+        labels = _cluster(adata, stages, lambda a: add_neighbor_graph(a, DECODED_KEY, N_NEIGHBORS, SEED, THREADS))
     stages.extra.update(label_scores(labels, adata.obs["cell_type"]))
     ours_da_stage(stages, model, adata, "leiden")
     return stages.result()

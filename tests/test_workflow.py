@@ -83,6 +83,21 @@ def test_every_cell_has_a_cluster_latent_and_umap(results, clustered):
     assert provenance["versions"]["torch"]
 
 
+def test_the_graph_is_built_on_the_decoded_profiles_of_the_saved_model(results, clustered):
+    """By default (cluster.representation: decoded) the kNN graph, Leiden and UMAP read the Aitchison coordinates
+    of the decoded profiles, which the saved model gives again from the saved latent means."""
+    graph = ad.read_h5ad(results / "neighbors.h5ad")
+    assert graph.uns["neighbors"]["params"]["use_rep"] == "X_poissonvi_decoded" and list(graph.obsm) == [
+        "X_poissonvi_decoded"]
+    assert clustered.uns["atacflow"]["neighbors"]["representation"] == "decoded"
+    filtered = ad.read_h5ad(results / "filtered.h5ad")
+    model = PoissonVI.load(results / "model", filtered, device="cpu")
+    decoded = model.decoded_profiles(clustered.obsm["X_poissonvi"])
+    assert decoded.shape == clustered.obsm["X_poissonvi"].shape
+    np.testing.assert_allclose(clustered.obsm["X_poissonvi_decoded"], decoded, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(graph.obsm["X_poissonvi_decoded"], clustered.obsm["X_poissonvi_decoded"])
+
+
 def test_the_sample_is_the_batch_covariate(results):
     description = json.loads((results / "model" / "model.json").read_text())
     assert description["batch_key"] == "sample" and description["batch_categories"] == list(DONORS)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .checkpoints import TrainingCheckpoint, run_fingerprint
+from .decoded_profiles import aitchison_coordinates
 from .errors import InputError
 from .module import PoissonVAE
 from .sparse_batches import DeviceCSR
@@ -176,6 +177,27 @@ class PoissonVI:
         rows = torch.arange(data.shape[0], device=self.device)
         means = [self.module.encoder(data.rows(chunk))[0] for chunk in rows.split(chunk_size)]
         return torch.cat(means).cpu().numpy()
+
+    @torch.no_grad()
+    def decoded_profiles(self, means, chunk_size=4096):
+        """Coordinates of the accessibility profiles decoded at the posterior means `means` (cells, n_latent) whose
+        Euclidean distances are Aitchison distances (decoded_profiles.aitchison_coordinates), n_latent of them. With
+        a batch covariate each cell is decoded under every batch and the hidden states averaged: the clr is affine in
+        h, so this is the mean over batches of the cell's clr profiles, as DA decodes across batches."""
+        self.module.eval()
+        decoder, n_batches = self.module.decoder, self.hyperparameters["n_batches"]
+        states = []
+        for chunk in torch.as_tensor(means, device=self.device).split(chunk_size):
+            if n_batches:
+                every_batch = torch.eye(n_batches, device=self.device)[:, None, :].expand(-1, len(chunk), -1)
+                states.append(decoder.hidden_state(chunk.expand(n_batches, -1, -1), every_batch).mean(dim=0))
+            else:
+                states.append(decoder.hidden_state(chunk))
+        coordinates, kept = aitchison_coordinates(torch.cat(states).cpu().numpy(),
+                                                  decoder.to_logits.weight.cpu().numpy(), self.hyperparameters["n_latent"])
+        log.info("decoded profiles: %d principal components hold %.1f%% of their Aitchison variance",
+                 coordinates.shape[1], 100 * kept)
+        return coordinates
 
     @torch.no_grad()
     def decoder_states(self, adata, n_samples=10, every_batch=False, max_values=2**24):

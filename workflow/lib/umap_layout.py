@@ -19,7 +19,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .keys import LATENT_KEY
 
 DEFAULT_EPOCHS_SMALL, DEFAULT_EPOCHS_LARGE, SMALL_GRAPH_CELLS = 500, 200, 10_000
 SPECTRAL_INIT_MAX_CELLS = 200_000
@@ -79,8 +78,9 @@ def umap_layout(latent, connectivities, min_dist=0.2, spread=1.0, seed=0, n_epoc
 
 
 def add_umap(adata, min_dist=0.2, seed=0):
-    """Fill `obsm['X_umap']` (in place): the layout of the kNN graph `obsp['connectivities']` of `obsm['X_poissonvi']`,
-    as scanpy's `tl.umap` stores it."""
-    adata.obsm["X_umap"] = umap_layout(adata.obsm[LATENT_KEY], adata.obsp["connectivities"], min_dist, seed=seed)
+    """Fill `obsm['X_umap']` (in place): the layout of the kNN graph `obsp['connectivities']` of the coordinates it
+    was built on (`uns['neighbors']['params']['use_rep']`), as scanpy's `tl.umap` stores it."""
+    coordinates = adata.obsm[adata.uns["neighbors"]["params"]["use_rep"]]
+    adata.obsm["X_umap"] = umap_layout(coordinates, adata.obsp["connectivities"], min_dist, seed=seed)
     adata.uns["umap"] = {"params": {"min_dist": min_dist, "random_state": seed}}
     return adata

@@ -134,7 +134,9 @@ def training_settings():
 def neighbor_settings():
     """The kNN graph's parameters of config cluster: a change of the resolution (Leiden's) or of min_dist (the
     layout's) reruns no graph."""
-    return {k: config["cluster"][k] for k in ("n_neighbors", "metric")}
+    return {
+        k: config["cluster"][k] for k in ("representation", "n_neighbors", "metric")
+    }
 
 
 def threads_beside_umap(wildcards):

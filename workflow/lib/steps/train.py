@@ -1,12 +1,12 @@
 """Rule train_model: PoissonVI training with early stopping; the best weights are saved, and every cell's posterior
-means in obsm['X_poissonvi']."""
+means in obsm['X_poissonvi'] and the Aitchison coordinates of its decoded profile in obsm['X_poissonvi_decoded']."""
 
 import logging
 from pathlib import Path
 
 import torch
 
-from ..keys import LATENT_KEY
+from ..keys import DECODED_KEY, LATENT_KEY
 from ..model import PoissonVI
 from ..provenance import record_step
 from ..training import TrainingSettings
@@ -27,7 +27,9 @@ def train_model(filtered_path, model_params, train_params, device, seed, threads
     settings = TrainingSettings(seed=seed, checkpoint_every_epochs=checkpoint_every_epochs, **train_params)
     history = model.train(adata, settings, checkpoint_path)
     adata.obsm[LATENT_KEY] = model.training_latent
-    log.info("latent: %d cells x %d dimensions", *adata.obsm[LATENT_KEY].shape)
+    adata.obsm[DECODED_KEY] = model.decoded_profiles(model.training_latent)
+    log.info("latent: %d cells x %d dimensions; decoded profiles' coordinates: %d", *adata.obsm[LATENT_KEY].shape,
+             adata.obsm[DECODED_KEY].shape[1])
     write_tsv(history, history_output, index=False)
     model.save(model_dir)
     write_h5ad(record_step(adata, "model", {**model.hyperparameters, **model.training_summary["settings"]}),
