@@ -4,8 +4,8 @@ Each tool runs its whole pipeline in its own freshly spawned child process (one 
 stage is timed there with its own peak resident memory (see bench_stages.py):
 
   atacflow   read_peak_matrix -> to_fragments + filter_cells_and_regions (regions in >= 1% of cells, every cell
-             kept) -> PoissonVI(seed 0).train(TrainingSettings defaults) -> get_latent -> atacflow's exact kNN graph
-             (15, UMAP connectivities) + Leiden (igraph, resolution searched to 16 clusters) + UMAP (min_dist
+             kept) -> PoissonVI(seed 0).train(TrainingSettings defaults) -> get_latent -> the decoded
+             profiles' coordinates -> atacflow's exact kNN graph of them (15, UMAP connectivities) + Leiden (igraph, resolution searched to 16 clusters) + UMAP (min_dist
              0.2) -> DA of every Leiden cluster vs the rest (one-sided, DASettings())
   scvi-tools read with anndata (read_mtx, barcodes, peaks) -> scvi.data.reads_to_fragments + sc.pp.filter_genes
              (min_cells = 1% of cells) -> POISSONVI.setup_anndata(layer="fragments"), POISSONVI(adata) with

@@ -21,18 +21,20 @@ batch_key (a cell annotation column as the model's batch covariate: `sample`, th
 baselines correct no batch), max_kl_weight (beta after the warm-up), n_neighbors (the kNN graph's size, 15; the
 baselines take this one only: `lsi+n_neighbors=30`), representation (what the graph is built on: `latent`, the
 posterior means, or `decoded`, the Aitchison coordinates of the decoded profiles, decoded_profiles.py),
-decoded_components (how many of their principal components: null, n_latent, as the workflow; 128 = all at 128
-hidden units). Recipes that differ in these three alone share one training per seed. `lsi` and `spectral` are the baselines: LSI
-(binarize, TF-IDF, log1p(1e4 x), truncated SVD with 31 components dropping the first, rows L2-normalized) and
-SnapATAC2's `tl.spectral` after `pp.select_features` on all regions; both get every region held by a cell.
+decoded_components (how many of their principal components with `decoded`: null, n_latent, as the workflow; 128 =
+all at 128 hidden units). Recipes that differ in these three alone share one training per seed. `lsi` and
+`spectral` are the baselines: LSI (binarize, TF-IDF, log1p(1e4 x), truncated SVD with 31 components dropping the
+first, rows L2-normalized) and SnapATAC2's `tl.spectral` after `pp.select_features` on all regions; both get every
+region held by a cell.
 
 Each (recipe, seed): training seed = SVD / spectral seed = the seed; the kNN graph (n_neighbors) of the
-representation (or the baseline's embedding) by the Euclidean and by the cosine distance; Leiden with the resolution searched
-to the number of labels (bench_stages.search_resolution, Leiden seed 0); ARI and NMI against the labels; and the ARI of
-Leiden at the workflow's default resolution 1.0 against the labels and against the labels shuffled (seed 0), what a
-user gets and what chance gives. The model rows
-also give epochs, training seconds, the best validation reconstruction loss per cell (comparable between recipes
-with the same region filter only) and the active latent dimensions (variance of the posterior means > 0.01).
+representation (or the baseline's embedding) by the Euclidean and by the cosine distance; Leiden with the
+resolution searched to the number of labels (bench_stages.search_resolution, Leiden seed 0); ARI and NMI against
+the labels; and the ARI of Leiden at the workflow's default resolution 1.0 against the labels and against the
+labels shuffled (seed 0), what a user gets and what chance gives. The model rows also give epochs, training
+seconds, the best validation reconstruction loss per cell (comparable between recipes with the same region filter
+only), the active latent dimensions (variance of the posterior means > 0.01) and the fraction of the decoded
+profiles' Aitchison variance that their first n_latent principal components hold (decoded_variance_kept).
 Each dataset runs in its own freshly spawned child process with 2 torch threads, the recipes interleaved (every
 recipe with seed 0, then every recipe with seed 1, ...).
 
@@ -76,6 +78,7 @@ OLD = {"filter": 0.02, "n_hidden": None, "n_latent": None, "lr": 1e-3, "batch_si
        "representation": "latent", "decoded_components": None}
 GRAPH_KEYS = ("n_neighbors", "representation", "decoded_components")
 BASELINE_KEYS = ("n_neighbors",)
+REPRESENTATIONS = ("latent", "decoded")
 MODEL_KEYS = ("n_hidden", "n_latent", "batch_key", "dropout", "n_layers_encoder", "n_layers_decoder", "encoder_input")
 FLOAT_KEYS = ("filter", "lr", "early_stopping_min_delta", "dropout", "weight_decay", "max_kl_weight")
 TEXT_KEYS = ("batch_key", "encoder_input", "early_stopping_monitor", "representation")
@@ -112,6 +115,11 @@ def parse_recipe(name, base):
             raise SystemExit(f"recipe {name!r}: unknown key {key!r}; expected one of {', '.join(OLD)}")
         recipe[key] = (None if value == "null" else value if key in TEXT_KEYS else float(value) if key in FLOAT_KEYS
                        else int(value))
+    if recipe.get("representation", "latent") not in REPRESENTATIONS:
+        raise SystemExit(f"recipe {name!r}: representation {recipe['representation']!r}; expected one of "
+                         f"{', '.join(REPRESENTATIONS)}")
+    if recipe.get("decoded_components") and recipe.get("representation") != "decoded":
+        raise SystemExit(f"recipe {name!r}: decoded_components needs representation=decoded")
     return recipe
 
 
@@ -183,9 +191,6 @@ def score_embedding(embedding, labels, metric, n_neighbors):
 def train_recipe(adata, recipe, seed):
     """Filter regions, train PoissonVI with `recipe`, return ({'latent': posterior means, 'decoded': every principal
     component of the decoded profiles' Aitchison coordinates, by variance}, facts of the run)."""
-    import torch
-
-    from atacflow.decoded_profiles import aitchison_coordinates
     from atacflow.filtering import filter_cells_and_regions
     from atacflow.model import PoissonVI
     from atacflow.training import TrainingSettings
@@ -199,10 +204,7 @@ def train_recipe(adata, recipe, seed):
     training_s = time.perf_counter() - started
     summary = model.training_summary
     latent = model.get_latent(filtered)
-    with torch.no_grad():
-        hidden = model.module.decoder.hidden_state(torch.as_tensor(latent)).numpy()
-    weight = model.module.decoder.to_logits.weight.detach().numpy()
-    decoded, _ = aitchison_coordinates(hidden, weight, hidden.shape[1])
+    decoded = model.decoded_profiles(latent, n_components=model.hyperparameters["n_hidden"])  # by variance
     variances = decoded.var(axis=0, dtype=np.float64)
     return {"latent": latent, "decoded": decoded}, {
         "n_regions": filtered.n_vars, "n_latent": model.hyperparameters["n_latent"],
@@ -275,7 +277,8 @@ def run_dataset(dataset, recipes, seeds):
 
 
 def summarize(table):
-    numbers = ["n_regions", "n_latent", "active_dims", "epochs", "training_s", "best_val_recon",
+    numbers = ["n_regions", "n_latent", "active_dims", "decoded_variance_kept", "epochs", "training_s",
+               "best_val_recon",
                "ARI_euclidean", "ARI_cosine", "NMI_euclidean", "NMI_cosine", "ARI_r1_euclidean", "ARI_r1_cosine"]
     grouped = table.groupby(["dataset", "recipe"], sort=False)[[c for c in numbers if c in table]]
     mean, spread = grouped.mean(), grouped.std(ddof=1).fillna(0.0)

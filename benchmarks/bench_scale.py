@@ -6,8 +6,9 @@ replacement, seed 0; every drawn cell keeps its real counts) and written as a Ce
 for each size, in its own freshly spawned child process, atacflow runs the same stages as bench_pipeline.py:
 read_peak_matrix (the .h5) -> to_fragments + filter (regions in >= 1% of cells) -> PoissonVI training for a
 FIXED small number of epochs (default 3; 500 epochs with early stopping would not fit the time budget at 200k
-cells, so training is reported as seconds per epoch) -> get_latent -> the decoded profiles' coordinates -> neighbors + ONE Leiden run at resolution
-1.0 (no resolution search at scale) + UMAP, as atacflow.clustering -> DA of every cell type vs the rest (one-sided, DASettings()).
+cells, so training is reported as seconds per epoch) -> get_latent -> the decoded profiles' coordinates (the
+graph's, as the workflow) -> neighbors + ONE Leiden run at resolution 1.0 (no resolution search at scale) + UMAP,
+as atacflow.clustering -> DA of every cell type vs the rest (one-sided, DASettings()).
 
 Why DA runs on the cell types and not on the Leiden clusters here: every resampled cell keeps its real label
 (written next to the .h5 as a cells TSV and joined in the read stage), but copies of one cell have identical

@@ -1,4 +1,4 @@
-"""Rule neighbors: the exact kNN graph of the latent."""
+"""Rule neighbors: the exact kNN graph of the cells' coordinates (config cluster.representation)."""
 
 from atacflow.errors import run_job
 from atacflow.steps.neighbors import neighbors

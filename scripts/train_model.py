@@ -1,4 +1,5 @@
-"""Rule train_model: PoissonVI training with early stopping; best weights and the latent saved."""
+"""Rule train_model: PoissonVI training with early stopping; best weights, the latent means and the decoded profiles'
+coordinates saved."""
 
 from pathlib import Path
 

@@ -62,20 +62,22 @@ def test_the_coordinates_do_not_depend_on_the_chunks(decoder_output, monkeypatch
     assert kept_chunked == pytest.approx(kept)
 
 
-def test_the_model_decodes_every_batch_and_averages_the_clr_profiles():
+@pytest.mark.parametrize("n_batches", [0, 2])
+def test_the_model_decodes_every_batch_and_averages_the_clr_profiles(n_batches):
     adata, _ = filter_cells_and_regions(to_fragments(read_peak_matrix(GRANJA_1K)), 0.05, 20, 10)
     adata.obs["donor"] = np.where(np.arange(adata.n_obs) % 2, "D5", "D6")
-    model = PoissonVI(adata, batch_key="donor", device="cpu", n_hidden=32, seed=0)
+    model = PoissonVI(adata, batch_key="donor" if n_batches else None, device="cpu", n_hidden=32, seed=0)
     model.train(adata, TrainingSettings(max_epochs=2, n_epochs_kl_warmup=1))
     means = model.get_latent(adata)
-    coordinates = model.decoded_profiles(means)
+    coordinates = model.decoded_profiles(means, chunk_size=100)
     n_latent = model.hyperparameters["n_latent"]
     assert coordinates.shape == (adata.n_obs, n_latent)
     decoder = model.module.decoder
     with torch.no_grad():
         z = torch.as_tensor(means)
-        clr = np.mean([_clr(decoder.hidden_state(z, torch.eye(2)[[b]].expand(len(z), -1)).double().numpy(),
-                            decoder.to_logits.weight.double().numpy(), decoder.region_factors.double().numpy())
-                       for b in range(2)], axis=0)
+        clr = np.mean([_clr(decoder.hidden_state(z, torch.eye(n_batches)[[b]].expand(len(z), -1) if n_batches else None)
+                            .double().numpy(), decoder.to_logits.weight.double().numpy(),
+                            decoder.region_factors.double().numpy())
+                       for b in range(max(n_batches, 1))], axis=0)
     expected = _top_components(clr, n_latent)
     np.testing.assert_allclose(pdist(coordinates), pdist(expected), rtol=2e-3, atol=2e-4)

@@ -11,6 +11,7 @@ import pytest
 
 from atacflow.comparisons import make_comparison
 from atacflow.da import DASettings, differential_accessibility, model_accessibility_blocks
+from atacflow.integration import mixing_score
 from atacflow.model import DEFAULT_N_HIDDEN, PoissonVI, default_sizes
 from atacflow.matrix_io import read_peak_matrix
 from conftest import DA_TEXT_COLUMNS, DONORS, GRANJA_DONORS, run_snakemake
@@ -107,6 +108,10 @@ def test_the_sample_is_the_batch_covariate(results):
 def test_integration_numbers_and_figure(results):
     scores = pd.read_csv(results / "qc" / "integration.tsv", sep="\t").iloc[0]
     assert scores["n_samples"] == 2 and 0.3 < scores["batch_mixing"] <= 1.2
+    clusters = ad.read_h5ad(results / "leiden.h5ad")
+    graph = clusters.uns["neighbors"]["params"]  # scored on the graph's own coordinates and metric
+    assert scores["batch_mixing"] == pytest.approx(mixing_score(
+        clusters.obsm[graph["use_rep"]], clusters.obs["sample"], int(graph["n_neighbors"]), graph["metric"]))
     assert scores["label_key"] == "cell_type" and 0 < scores["ari"] <= 1 and 0 < scores["nmi"] <= 1
     cells = pd.read_csv(results / "qc" / "cells_per_cluster_and_sample.tsv", sep="\t", index_col="cluster")
     clustered = ad.read_h5ad(results / "clustered.h5ad")

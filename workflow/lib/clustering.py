@@ -1,4 +1,4 @@
-"""Leiden clusters (igraph) on the exact kNN graph of the PoissonVI latent (the graph is neighbors', its UMAP
+"""Leiden clusters (igraph) on the exact kNN graph of the cells' coordinates (the graph is neighbors', its UMAP
 umap_layout's: each a job of its own, so that a new resolution reruns neither).
 
 igraph is called directly rather than through scanpy, whose import alone took 4-5 s per Snakemake job; the call and

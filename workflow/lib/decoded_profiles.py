@@ -13,8 +13,9 @@ and with the thin QR decomposition W_c = Q R (Q's columns orthonormal),
 
 exact in n_hidden dimensions, without a cells x regions matrix. The latent means are coordinates that the decoder
 warps; these distances are between what the model says of each cell's accessibility. The profiles lie on the
-decoder's image of the n_latent-dimensional latent, so their first n_latent principal components hold nearly all of
-their variance (98% on Granja) and a kNN search runs in as many dimensions as on the latent.
+decoder's image of the n_latent-dimensional latent, a curved surface; its first n_latent principal components are
+kept (the fraction of the variance they hold is returned and logged), so that a kNN search runs in as many
+dimensions as on the latent.
 """
 
 import numpy as np
@@ -23,11 +24,10 @@ CHUNK = 1 << 16
 
 
 def aitchison_coordinates(hidden, weight, n_components):
-    """(the first `n_components` principal components of R (h_n - mean h), (cells, n_components) float32; the
-    fraction of the variance they hold) for decoder hidden states `hidden` (cells, n_hidden) and the decoder's last
-    weight `weight` (regions, n_hidden). Each
-    component's sign is fixed (its largest weight on the hidden units positive); the covariance is summed a chunk of
-    cells at a time in float64."""
+    """Principal components of the coordinates R (h_n - mean h), for decoder hidden states `hidden` (cells, n_hidden)
+    and the decoder's last weight `weight` (regions, n_hidden). Returns the first `n_components` of them, (cells,
+    n_components) float32, each sign fixed (its largest weight on the hidden units positive), and the fraction of
+    the variance they hold. The covariance is summed a chunk of cells at a time in float64."""
     centred_weight = np.asarray(weight, dtype=np.float64)
     centred_weight = centred_weight - centred_weight.mean(axis=0)
     r = np.linalg.qr(centred_weight, mode="r")

@@ -1,6 +1,7 @@
 """How well a study's samples mix, and how its clusters agree with known labels.
 
-Mixing: for cell i with nearest neighbours N_i in the latent space (the cell itself left out), p_is is the
+Mixing: for cell i with nearest neighbours N_i in the space the clusters come from (the kNN graph's coordinates
+and metric; the cell itself left out), p_is is the
 fraction of N_i from sample s and H_i = -sum_s p_is log p_is. The score is mean_i H_i / H(pi), with pi the
 samples' shares of all cells: 1 when neighbourhoods are as mixed as the sample proportions allow, 0 when every
 neighbour comes from the cell's own sample (it can exceed 1 slightly where neighbourhoods are more even than the
@@ -10,7 +11,7 @@ proportions). With one sample there is nothing to mix and the score is not defin
 import numpy as np
 import pandas as pd
 
-from .neighbors import exact_knn
+from .neighbors import metric_knn
 
 
 def entropy(proportions, axis=-1):
@@ -20,12 +21,12 @@ def entropy(proportions, axis=-1):
     return -(proportions * logs).sum(axis=axis)
 
 
-def mixing_score(latent, samples, n_neighbors=15, n_jobs=1):
-    """mean_i H(samples among the neighbours of i) / H(sample proportions); NaN with one sample."""
+def mixing_score(coordinates, samples, n_neighbors=15, metric="euclidean", n_jobs=1):
+    """mean_i H(samples among the neighbours of i by `metric`) / H(sample proportions); NaN with one sample."""
     codes, names = pd.factorize(pd.Series(samples).astype(str))
     if len(names) < 2:
         return float("nan")
-    indices, _ = exact_knn(np.asarray(latent, dtype=np.float32), min(n_neighbors, len(codes)), n_jobs)
+    indices, _ = metric_knn(coordinates, min(n_neighbors, len(codes)), metric, n_jobs)
     neighbours = codes[indices[:, 1:]]
     counts = np.stack([(neighbours == s).sum(axis=1) for s in range(len(names))], axis=1)
     local = entropy(counts / counts.sum(axis=1, keepdims=True))

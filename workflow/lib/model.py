@@ -179,22 +179,24 @@ class PoissonVI:
         return torch.cat(means).cpu().numpy()
 
     @torch.no_grad()
-    def decoded_profiles(self, means, chunk_size=4096):
+    def decoded_profiles(self, means, n_components=None, chunk_size=4096):
         """Coordinates of the accessibility profiles decoded at the posterior means `means` (cells, n_latent) whose
-        Euclidean distances are Aitchison distances (decoded_profiles.aitchison_coordinates), n_latent of them. With
-        a batch covariate each cell is decoded under every batch and the hidden states averaged: the clr is affine in
-        h, so this is the mean over batches of the cell's clr profiles, as DA decodes across batches."""
+        Euclidean distances are Aitchison distances (decoded_profiles.aitchison_coordinates): `n_components` of
+        them, n_latent by default (at most min(n_hidden, regions)). With a batch covariate each cell is decoded
+        under every batch and the hidden states averaged: the clr is affine in h, so this is the mean over batches
+        of the cell's clr profiles, the clr of their geometric mean (always, whatever da.batch_correction).
+        Hidden states come back to the host a chunk at a time."""
         self.module.eval()
         decoder, n_batches = self.module.decoder, self.hyperparameters["n_batches"]
         states = []
         for chunk in torch.as_tensor(means, device=self.device).split(chunk_size):
             if n_batches:
                 every_batch = torch.eye(n_batches, device=self.device)[:, None, :].expand(-1, len(chunk), -1)
-                states.append(decoder.hidden_state(chunk.expand(n_batches, -1, -1), every_batch).mean(dim=0))
+                states.append(decoder.hidden_state(chunk.expand(n_batches, -1, -1), every_batch).mean(dim=0).cpu())
             else:
-                states.append(decoder.hidden_state(chunk))
-        coordinates, kept = aitchison_coordinates(torch.cat(states).cpu().numpy(),
-                                                  decoder.to_logits.weight.cpu().numpy(), self.hyperparameters["n_latent"])
+                states.append(decoder.hidden_state(chunk).cpu())
+        coordinates, kept = aitchison_coordinates(torch.cat(states).numpy(), decoder.to_logits.weight.cpu().numpy(),
+                                                  n_components or self.hyperparameters["n_latent"])
         log.info("decoded profiles: %d principal components hold %.1f%% of their Aitchison variance",
                  coordinates.shape[1], 100 * kept)
         return coordinates

@@ -1,9 +1,10 @@
-"""Exact k-nearest-neighbor graph of the latent space with UMAP's fuzzy connectivities, in numpy.
+"""Exact k-nearest-neighbor graph of the cells' coordinates (the decoded profiles' or the latent means') with UMAP's
+fuzzy connectivities, in numpy.
 
 scanpy's `pp.neighbors` gives the same graph (up to its approximate search) through pynndescent and
 umap-learn, whose numba functions are compiled anew in every fresh process: 30 s or more per Snakemake
-job on 2 cores. The latent space has few dimensions (int(sqrt(n_hidden)), e.g. 7), where an exact
-tree search is fast, and the fuzzy set below is vectorized over cells.
+job on 2 cores. The coordinates have few dimensions (n_latent = int(sqrt(n_hidden)), 11 by default), where an
+exact tree search is fast, and the fuzzy set below is vectorized over cells.
 
 For cell i with neighbor distances d_i1 <= ... <= d_i(k-1) (itself excluded), UMAP sets
     rho_i = d_i1 (distance to the nearest other cell),

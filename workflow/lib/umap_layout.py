@@ -7,7 +7,7 @@ user cache directory when that is read-only) and later processes load it. The la
 scanpy's `tl.umap` calls it: spectral initialization, then `n_epochs` of stochastic gradient descent on the fuzzy
 cross-entropy of the graph's connectivities.
 
-Above 200,000 cells the layout starts from the latent's first two principal components instead of the spectral
+Above 200,000 cells the layout starts from the graph's coordinates' first two principal components instead of the spectral
 embedding (umap-learn's "pca" initialization): ARPACK's solve for the graph Laplacian's eigenvectors keeps
 sqrt(cells) Lanczos vectors of all cells (8 GB at 1,000,000 cells) and had not finished after 480 s there
 (benchmarks/bench_cluster_scale.py). Both starts keep the global arrangement of the cell types, which a random
@@ -57,9 +57,9 @@ def initialization(n_cells):
     return "spectral" if n_cells <= SPECTRAL_INIT_MAX_CELLS else "pca"
 
 
-def umap_layout(latent, connectivities, min_dist=0.2, spread=1.0, seed=0, n_epochs=None):
-    """2-D UMAP coordinates (cells, 2) of the symmetric `connectivities` graph; `latent` serves the spectral
-    initialization of disconnected components and, above 200,000 cells, the start. By default 500 epochs up to
+def umap_layout(coordinates, connectivities, min_dist=0.2, spread=1.0, seed=0, n_epochs=None):
+    """2-D UMAP coordinates (cells, 2) of the symmetric `connectivities` graph; `coordinates` (the graph's) serve the
+    spectral initialization of disconnected components and, above 200,000 cells, the start. By default 500 epochs up to
     10,000 cells, 200 above (scanpy's choice)."""
     umap_functions = import_umap()
     a, b = umap_functions.find_ab_params(spread, min_dist)
@@ -69,7 +69,7 @@ def umap_layout(latent, connectivities, min_dist=0.2, spread=1.0, seed=0, n_epoc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         coordinates, _ = umap_functions.simplicial_set_embedding(
-            data=np.asarray(latent, dtype=np.float32), graph=connectivities.tocoo(), n_components=2,
+            data=np.asarray(coordinates, dtype=np.float32), graph=connectivities.tocoo(), n_components=2,
             initial_alpha=1.0, a=a, b=b, gamma=1.0, negative_sample_rate=5, n_epochs=n_epochs,
             init=initialization(n_cells), random_state=np.random.RandomState(seed), metric="euclidean",
             metric_kwds={}, densmap=False, densmap_kwds={}, output_dens=False,

@@ -15,11 +15,11 @@ log = logging.getLogger("atacflow")
 
 def integration_report(clusters_path, label_key, scores_output, cells_output, figure_output):
     adata = read_h5ad(clusters_path)
-    graph = adata.uns["neighbors"]["params"]  # the mixing is scored in the space the clusters come from
+    graph = adata.uns["neighbors"]["params"]  # the mixing is scored in the space and metric the clusters come from
     n_neighbors, coordinates = int(graph["n_neighbors"]), adata.obsm[graph["use_rep"]]
     scores = {"n_cells": adata.n_obs, "n_samples": adata.obs[SAMPLE_KEY].nunique(),
               "n_clusters": adata.obs[CLUSTER_KEY].nunique(),
-              "batch_mixing": mixing_score(coordinates, adata.obs[SAMPLE_KEY], n_neighbors),
+              "batch_mixing": mixing_score(coordinates, adata.obs[SAMPLE_KEY], n_neighbors, graph["metric"]),
               "label_key": label_key or "", "ari": float("nan"), "nmi": float("nan")}
     if label_key:
         scores.update(label_agreement(adata.obs[CLUSTER_KEY], adata.obs[label_key]))
